@@ -1,0 +1,60 @@
+# redis-gitops. The two commands a newcomer needs: `make demo` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := $(CURDIR)/bin
+SANDBOX_DIR ?= $(CURDIR)/.sandbox
+# What the sandbox and the tests need from Debian.
+DEB_PACKAGES := redis-server redis-tools etcd-server iproute2 util-linux procps
+K8S_BINS := $(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/kube-scheduler $(BIN)/kubectl
+K8S_CMDS := $(patsubst $(BIN)/%,k8s.io/kubernetes/cmd/%,$(K8S_BINS))
+
+.PHONY: all deps build sandbox redis-gitops test test-unit test-sandbox vet demo demo-down bench clean
+
+all: build
+
+## deps: install missing Debian packages (as root).
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" -ne 0 ]; then echo "missing Debian packages: $$missing; run as root or install them" >&2; exit 1; fi; \
+	  echo "installing:" $$missing; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+## build: the product, the sandbox, and Kubernetes from its Go modules (cached by the Go build cache).
+build: redis-gitops sandbox $(K8S_BINS)
+
+redis-gitops:
+	$(GO) build -o $(BIN)/redis-gitops ./cmd/redis-gitops
+
+sandbox:
+	cd sandbox && $(GO) build -o $(BIN)/sandbox ./cmd/sandbox
+
+# The Kubernetes version is pinned by sandbox/go.mod; rebuilt only when it changes.
+$(K8S_BINS) &: sandbox/go.mod sandbox/go.sum
+	cd sandbox && $(GO) build -o $(BIN)/ $(K8S_CMDS)
+	@touch $(K8S_BINS)
+
+vet:
+	$(GO) vet ./...
+	cd sandbox && $(GO) vet ./...
+
+## test: everything, unit and end-to-end, on a fresh machine of this kind.
+test: deps build vet test-unit test-sandbox
+
+test-unit:
+	$(GO) test ./...
+
+# End-to-end tests start one sandbox per test binary: run packages one at a time.
+test-sandbox:
+	cd sandbox && SANDBOX_BIN=$(BIN) $(GO) test -p 1 -timeout 25m ./...
+
+## demo: a sandbox with 3 nodes, and the blog walkthrough's StatefulSet timed on it.
+demo: deps build
+	$(BIN)/sandbox up --dir $(SANDBOX_DIR) --nodes 3 --measure
+
+demo-down:
+	$(BIN)/sandbox down --dir $(SANDBOX_DIR)
+
+clean: demo-down
+	rm -rf $(BIN)

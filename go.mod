@@ -1,0 +1,3 @@
+module github.com/redis-gitops/redis-gitops
+
+go 1.26.0

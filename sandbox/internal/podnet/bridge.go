@@ -1,0 +1,187 @@
+package podnet
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+)
+
+// Bridge is the sandbox's Linux bridge in the root network namespace. Pods
+// attach to it with veth pairs and talk to each other on plain L2; the
+// bridge's own address (Gateway) is how pods reach the host.
+type Bridge struct {
+	// Name is the interface name, at most 15 bytes, e.g. "sbx-1a2b3c".
+	Name string
+	// Gateway is the bridge address with the pod network's prefix length,
+	// e.g. 10.244.0.1/16.
+	Gateway netip.Prefix
+}
+
+// Setup creates the bridge, assigns Gateway and brings it up. It is
+// idempotent: an existing bridge of that name is reused and reconfigured.
+//
+// Setup installs no iptables rules and relies on none: pod to pod traffic
+// is bridged, and the host has ip_forward off, so nothing leaves the
+// machine. If br_netfilter is loaded with bridge-nf-call-iptables=1 and a
+// firewall drops FORWARD traffic, bridged pod traffic is dropped too; that
+// is host policy this package does not change.
+func (b Bridge) Setup(ctx context.Context) error {
+	if err := b.validate(); err != nil {
+		return err
+	}
+	kind, err := linkKind(ctx, b.Name)
+	switch {
+	case errors.Is(err, errNoLink):
+		// A fixed MAC matters: a bridge without one adopts the lowest MAC
+		// of its ports and changes it as pods come and go, which leaves
+		// stale gateway ARP entries in every pod for seconds.
+		if _, err := ip(ctx, "link", "add", b.Name, "address", bridgeMAC(b.Name), "type", "bridge"); err != nil {
+			return fmt.Errorf("create bridge %s: %w", b.Name, err)
+		}
+	case err != nil:
+		return fmt.Errorf("create bridge %s: %w", b.Name, err)
+	case kind != "bridge":
+		return fmt.Errorf("create bridge %s: link exists with kind %q", b.Name, kind)
+	}
+	if _, err := ip(ctx, "addr", "replace", b.Gateway.String(), "dev", b.Name); err != nil {
+		return fmt.Errorf("address bridge %s: %w", b.Name, err)
+	}
+	if _, err := ip(ctx, "link", "set", b.Name, "up"); err != nil {
+		return fmt.Errorf("bring up bridge %s: %w", b.Name, err)
+	}
+	return nil
+}
+
+// Teardown deletes the bridge. It is idempotent: a missing bridge is not an
+// error. Pod veths still attached are detached, not deleted; DeletePod
+// removes those.
+func (b Bridge) Teardown(ctx context.Context) error {
+	if _, err := ip(ctx, "link", "del", b.Name); err != nil && !isNotFound(err) {
+		return fmt.Errorf("delete bridge %s: %w", b.Name, err)
+	}
+	return nil
+}
+
+func (b Bridge) validate() error {
+	if b.Name == "" || len(b.Name) > 15 {
+		return fmt.Errorf("bridge %q: name must be 1 to 15 bytes", b.Name)
+	}
+	if !b.Gateway.IsValid() || !b.Gateway.Addr().Is4() {
+		return fmt.Errorf("bridge %s: gateway %v must be an IPv4 prefix", b.Name, b.Gateway)
+	}
+	return nil
+}
+
+// bridgeMAC derives a stable, locally administered unicast MAC from the
+// bridge name.
+func bridgeMAC(name string) string {
+	h := sha256.Sum256([]byte("bridge:" + name))
+	h[0] = h[0]&0xfe | 0x02
+	return net.HardwareAddr(h[:6]).String()
+}
+
+var errNoLink = errors.New("no such link")
+
+// linkKind returns the link type ("bridge", "veth", "" for plain devices).
+func linkKind(ctx context.Context, name string) (string, error) {
+	out, err := ip(ctx, "-d", "-j", "link", "show", "dev", name)
+	if isNotFound(err) {
+		return "", errNoLink
+	}
+	if err != nil {
+		return "", err
+	}
+	var links []struct {
+		LinkInfo struct {
+			InfoKind string `json:"info_kind"`
+		} `json:"linkinfo"`
+	}
+	if err := json.Unmarshal(out, &links); err != nil {
+		return "", fmt.Errorf("parse ip link output: %w", err)
+	}
+	if len(links) == 0 {
+		return "", errNoLink
+	}
+	return links[0].LinkInfo.InfoKind, nil
+}
+
+// OverlapsRoutes reports whether p overlaps a route (in any routing table)
+// or an interface address of the host, ignoring default routes, which
+// overlap everything. Use it to pick a pod subnet that cannot shadow real
+// networks; call it before Setup, since the bridge's own route overlaps.
+func OverlapsRoutes(p netip.Prefix) (bool, error) {
+	if !p.IsValid() {
+		return false, fmt.Errorf("overlap check %v: invalid prefix", p)
+	}
+	p = p.Masked()
+	family := "-4"
+	if p.Addr().Is6() {
+		family = "-6"
+	}
+	ctx := context.Background()
+	out, err := ip(ctx, "-j", family, "route", "show", "table", "all")
+	if err != nil {
+		return false, fmt.Errorf("overlap check %v: %w", p, err)
+	}
+	var routes []struct {
+		Dst string `json:"dst"`
+	}
+	if err := json.Unmarshal(out, &routes); err != nil {
+		return false, fmt.Errorf("overlap check %v: parse routes: %w", p, err)
+	}
+	var nets []netip.Prefix
+	for _, r := range routes {
+		if r.Dst == "default" {
+			continue
+		}
+		if q, ok := parseDst(r.Dst); ok {
+			nets = append(nets, q)
+		}
+	}
+	out, err = ip(ctx, "-j", family, "addr", "show")
+	if err != nil {
+		return false, fmt.Errorf("overlap check %v: %w", p, err)
+	}
+	var links []struct {
+		AddrInfo []struct {
+			Local     string `json:"local"`
+			PrefixLen int    `json:"prefixlen"`
+		} `json:"addr_info"`
+	}
+	if err := json.Unmarshal(out, &links); err != nil {
+		return false, fmt.Errorf("overlap check %v: parse addresses: %w", p, err)
+	}
+	for _, l := range links {
+		for _, a := range l.AddrInfo {
+			addr, err := netip.ParseAddr(a.Local)
+			if err != nil {
+				continue
+			}
+			if q, err := addr.Prefix(a.PrefixLen); err == nil {
+				nets = append(nets, q)
+			}
+		}
+	}
+	for _, q := range nets {
+		if q.Bits() > 0 && q.Overlaps(p) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// parseDst parses a route destination as printed by ip: a prefix, or a bare
+// address for host routes.
+func parseDst(s string) (netip.Prefix, bool) {
+	if q, err := netip.ParsePrefix(s); err == nil {
+		return q.Masked(), true
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()), true
+	}
+	return netip.Prefix{}, false
+}

@@ -1,0 +1,403 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/redis-gitops/redis-gitops/sandbox/internal/controlplane"
+	"github.com/redis-gitops/redis-gitops/sandbox/internal/kubelet"
+	"github.com/redis-gitops/redis-gitops/sandbox/internal/podnet"
+	"github.com/redis-gitops/redis-gitops/sandbox/internal/storage"
+)
+
+// Options configure a sandbox.
+type Options struct {
+	Dir    string
+	Nodes  int // default 3
+	Zones  int // default: one zone per node
+	BinDir string
+	Log    *slog.Logger
+}
+
+// Supervisor is a running sandbox.
+type Supervisor struct {
+	opts    Options
+	names   Names
+	client  kubernetes.Interface
+	cp      *controlplane.ControlPlane
+	network *kubelet.Network
+	started time.Time
+
+	mu     sync.Mutex
+	nodes  []*nodeSlot
+	status State
+}
+
+// nodeSlot is one node: its config, and the running Node unless killed.
+type nodeSlot struct {
+	cfg  kubelet.Config
+	node *kubelet.Node
+}
+
+// State is what `sandbox status` and `sandbox up` print, and what the
+// supervisor writes to sandbox.json.
+type State struct {
+	Ready      bool   `json:"ready"`
+	Pid        int    `json:"pid"`
+	Dir        string `json:"dir"`
+	Kubeconfig string `json:"kubeconfig"`
+	Version    string `json:"kubernetesVersion"`
+	Bridge     string `json:"bridge"`
+	PodCIDR    string `json:"podCIDR"`
+	Gateway    string `json:"gateway"`
+	// StartupSeconds is from the supervisor's start to every node Ready.
+	StartupSeconds      float64                  `json:"startupSeconds"`
+	ControlPlaneSeconds float64                  `json:"controlPlaneSeconds"`
+	Components          []controlplane.Component `json:"components"`
+	Nodes               []NodeState              `json:"nodes"`
+}
+
+// NodeState is one node in State.
+type NodeState struct {
+	Name        string     `json:"name"`
+	Zone        string     `json:"zone"`
+	Address     string     `json:"address"`
+	Running     bool       `json:"running"`
+	Partitioned bool       `json:"partitioned"`
+	Pods        []PodState `json:"pods,omitempty"`
+}
+
+// PodState is one pod a node runs.
+type PodState struct {
+	Name  string `json:"name"` // namespace/name
+	IP    string `json:"ip"`
+	Phase string `json:"phase"`
+}
+
+// Run starts a sandbox and serves its control socket until ctx ends, then
+// tears everything down. ready is called once every node is Ready.
+func Run(ctx context.Context, opts Options, ready func(State)) (err error) {
+	if opts.Nodes <= 0 {
+		opts.Nodes = 3
+	}
+	if opts.Zones <= 0 {
+		opts.Zones = opts.Nodes
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	names, err := NamesFor(opts.Dir)
+	if err != nil {
+		return err
+	}
+	s := &Supervisor{opts: opts, names: names, started: time.Now()}
+	// Teardown runs on every exit path, with a context of its own: ctx is
+	// usually already done when it runs.
+	defer func() {
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		if terr := s.teardown(tctx); terr != nil {
+			err = errors.Join(err, terr)
+		}
+	}()
+	if err := s.start(ctx); err != nil {
+		return err
+	}
+	ln, err := listenUnix(names.Socket)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	st := s.State(ctx)
+	if err := writeJSON(names.StateFile, st); err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(st)
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-s.cp.Done():
+		return fmt.Errorf("control plane stopped: %w", s.cp.Err())
+	}
+}
+
+func (s *Supervisor) start(ctx context.Context) error {
+	log := s.opts.Log
+	if err := os.MkdirAll(filepath.Join(s.names.Dir, "logs"), 0o755); err != nil {
+		return fmt.Errorf("create sandbox dir: %w", err)
+	}
+	cidr, err := PickPodCIDR(podnet.OverlapsRoutes)
+	if err != nil {
+		return err
+	}
+	gateway := netip.PrefixFrom(cidr.Addr().Next(), cidr.Bits())
+	bridge := podnet.Bridge{Name: s.names.Bridge, Gateway: gateway}
+	if err := bridge.Setup(ctx); err != nil {
+		return err
+	}
+	ipam, err := podnet.NewIPAM(cidr, gateway.Addr())
+	if err != nil {
+		return err
+	}
+	s.network = &kubelet.Network{Bridge: bridge, PodCIDR: cidr, IPAM: ipam, NetnsPrefix: s.names.NetnsPrefix}
+	log.Info("pod network", "bridge", bridge.Name, "cidr", cidr, "gateway", gateway.Addr())
+
+	s.cp, err = controlplane.Start(ctx, controlplane.Config{
+		Dir:         s.names.Dir,
+		BinDir:      s.opts.BinDir,
+		ClusterCIDR: cidr.String(),
+		Logf:        func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) },
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("control plane ready", "seconds", s.cp.StartupDuration().Seconds())
+	s.client, err = kubernetes.NewForConfig(s.cp.RESTConfig())
+	if err != nil {
+		return err
+	}
+
+	prov := &storage.Provisioner{Client: s.client, Root: filepath.Join(s.names.Dir, "volumes"), Log: log}
+	if err := prov.EnsureClass(ctx); err != nil {
+		return err
+	}
+	go func() {
+		if err := prov.Run(context.WithoutCancel(ctx)); err != nil {
+			log.Error("storage provisioner", "err", err)
+		}
+	}()
+
+	s.nodes = make([]*nodeSlot, s.opts.Nodes)
+	errs := make([]error, s.opts.Nodes)
+	var wg sync.WaitGroup
+	for i := range s.opts.Nodes {
+		s.nodes[i] = &nodeSlot{cfg: kubelet.Config{
+			NodeName:       NodeName(i),
+			Zone:           Zone(i, s.opts.Zones),
+			Address:        NodeAddress(i),
+			KubeletVersion: KubernetesVersion,
+			Dir:            filepath.Join(s.names.Dir, "pods"),
+			Client:         s.client,
+			Network:        s.network,
+			Images:         kubelet.DefaultImages,
+			Log:            log,
+		}}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.nodes[i].node, errs[i] = kubelet.Start(context.WithoutCancel(ctx), s.nodes[i].cfg)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := s.waitNodesReady(ctx, 60*time.Second); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.status.StartupSeconds = time.Since(s.started).Seconds()
+	s.mu.Unlock()
+	log.Info("all nodes ready", "nodes", s.opts.Nodes, "seconds", time.Since(s.started).Seconds())
+	return nil
+}
+
+// waitNodesReady waits until the API shows every node Ready, which is what
+// a user's `kubectl get nodes` would check.
+func (s *Supervisor) waitNodesReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		list, err := s.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		ready := 0
+		if err == nil {
+			for _, n := range list.Items {
+				for _, c := range n.Status.Conditions {
+					if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+						ready++
+					}
+				}
+			}
+			if ready >= s.opts.Nodes {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nodes: %d of %d Ready after %s (last error: %v)", ready, s.opts.Nodes, timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// teardown stops pods, nodes, the control plane and the network, then
+// removes whatever is left of the sandbox's host-level objects.
+func (s *Supervisor) teardown(ctx context.Context) error {
+	var wg sync.WaitGroup
+	s.mu.Lock()
+	for _, slot := range s.nodes {
+		if slot != nil && slot.node != nil {
+			wg.Add(1)
+			go func(n *kubelet.Node) { defer wg.Done(); n.Stop() }(slot.node)
+		}
+	}
+	s.mu.Unlock()
+	wg.Wait()
+	var errs []error
+	if s.cp != nil {
+		errs = append(errs, s.cp.Stop(ctx))
+	}
+	errs = append(errs, Sweep(ctx, s.names, false))
+	return errors.Join(errs...)
+}
+
+// State reports the sandbox's components, nodes and pods.
+func (s *Supervisor) State(ctx context.Context) State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.status
+	st.Ready = true
+	st.Pid = os.Getpid()
+	st.Dir = s.names.Dir
+	st.Kubeconfig = s.cp.KubeconfigPath()
+	st.Version = KubernetesVersion
+	st.Bridge = s.names.Bridge
+	st.PodCIDR = s.network.PodCIDR.String()
+	st.Gateway = s.network.Bridge.Gateway.Addr().String()
+	st.ControlPlaneSeconds = s.cp.StartupDuration().Seconds()
+	st.Components = s.cp.Components()
+	for _, slot := range s.nodes {
+		ns := NodeState{Name: slot.cfg.NodeName, Zone: slot.cfg.Zone, Address: slot.cfg.Address, Running: slot.node != nil}
+		if slot.node != nil {
+			ns.Partitioned = slot.node.Partitioned()
+			pods, _ := slot.node.Pods(ctx)
+			for _, p := range pods {
+				ns.Pods = append(ns.Pods, PodState{Name: p.Namespace + "/" + p.Name, IP: p.Status.PodIP, Phase: string(p.Status.Phase)})
+			}
+		}
+		st.Nodes = append(st.Nodes, ns)
+	}
+	return st
+}
+
+func (s *Supervisor) slot(name string) (*nodeSlot, error) {
+	for _, slot := range s.nodes {
+		if slot.cfg.NodeName == name {
+			return slot, nil
+		}
+	}
+	return nil, fmt.Errorf("no node named %q", name)
+}
+
+// KillNode powers a node off: its processes die and it stops heartbeating.
+func (s *Supervisor) KillNode(name string) error {
+	s.mu.Lock()
+	slot, err := s.slot(name)
+	var n *kubelet.Node
+	if err == nil {
+		n, slot.node = slot.node, nil
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if n == nil {
+		return fmt.Errorf("node %s is already down", name)
+	}
+	n.Kill()
+	s.opts.Log.Info("node killed", "node", name)
+	return nil
+}
+
+// StartNode powers a killed node on again.
+func (s *Supervisor) StartNode(ctx context.Context, name string) error {
+	s.mu.Lock()
+	slot, err := s.slot(name)
+	if err == nil && slot.node != nil {
+		err = fmt.Errorf("node %s is already running", name)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	n, err := kubelet.Start(context.WithoutCancel(ctx), slot.cfg)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	slot.node = n
+	s.mu.Unlock()
+	s.opts.Log.Info("node started", "node", name)
+	return nil
+}
+
+// PartitionNode cuts (on) or restores traffic between a node's pods and all
+// other pods.
+func (s *Supervisor) PartitionNode(ctx context.Context, name string, on bool) error {
+	s.mu.Lock()
+	slot, err := s.slot(name)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if slot.node == nil {
+		return fmt.Errorf("node %s is down", name)
+	}
+	return slot.node.SetPartitioned(ctx, on)
+}
+
+// KillContainer kills one container's process wherever its pod runs.
+func (s *Supervisor) KillContainer(ctx context.Context, namespace, pod, container string) error {
+	p, err := s.client.CoreV1().Pods(namespace).Get(ctx, pod, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	slot, err := s.slot(p.Spec.NodeName)
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("pod %s/%s is not on a sandbox node: %w", namespace, pod, err)
+	}
+	if slot.node == nil {
+		return fmt.Errorf("node %s is down", slot.cfg.NodeName)
+	}
+	return slot.node.KillContainer(namespace, pod, container)
+}
+
+func listenUnix(path string) (net.Listener, error) {
+	_ = os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	return ln, os.Chmod(path, 0o600)
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
