@@ -27,7 +27,7 @@ func redisPod(name, node string) *corev1.Pod {
 			Containers: []corev1.Container{{
 				Name:  "redis",
 				Image: "redis:7.0",
-				Args:  []string{"--port", "6379", "--save", "", "--appendonly", "no"},
+				Args:  []string{"--port", "6379", "--save", "", "--appendonly", "no", "--protected-mode", "no"},
 				ReadinessProbe: &corev1.Probe{
 					ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"redis-cli", "ping"}}},
 					PeriodSeconds: 1,
@@ -103,7 +103,15 @@ func TestContainerKillRestarts(t *testing.T) {
 		}
 		return nil
 	})
-	after := waitPodReady(t, ns, "crash", time.Minute)
+	var after *corev1.Pod
+	eventually(t, time.Minute, "container restarted and Ready", func() error {
+		p := waitPodReady(t, ns, "crash", time.Minute)
+		if cs := p.Status.ContainerStatuses[0]; cs.RestartCount == 0 {
+			return fmt.Errorf("restartCount still 0")
+		}
+		after = p
+		return nil
+	})
 	cs := after.Status.ContainerStatuses[0]
 	if cs.RestartCount != 1 {
 		t.Errorf("restartCount: got %d, want 1", cs.RestartCount)
@@ -111,8 +119,8 @@ func TestContainerKillRestarts(t *testing.T) {
 	if cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.ExitCode != 137 {
 		t.Errorf("lastState: got %+v, want terminated with exit code 137", cs.LastTerminationState)
 	}
-	if containerPid(t, after) == pid {
-		t.Errorf("restarted container has the old pid %d", pid)
+	if p := containerPid(t, after); p == pid || !processAlive(p) {
+		t.Errorf("restarted container: pid %d (alive %v), want a new live process", p, processAlive(p))
 	}
 }
 
@@ -126,7 +134,7 @@ func TestPartitionAndHeal(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		return runCmd(ctx, binDir+"/kubectl", "--kubeconfig", kubeconfig, "-n", ns, "exec", "left", "--",
-			"redis-cli", "-h", right.Status.PodIP, "-t", "2", "ping")
+			"timeout", "3", "redis-cli", "-h", right.Status.PodIP, "ping")
 	}
 	if out, err := ping(); err != nil || strings.TrimSpace(out) != "PONG" {
 		t.Fatalf("before partition: %q %v", out, err)

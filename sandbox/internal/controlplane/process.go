@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/redis-gitops/redis-gitops/sandbox/internal/spawn"
 	"io"
 	"os"
 	"os/exec"

@@ -25,7 +25,10 @@ type Image struct {
 type ImageTable map[string]Image
 
 // DefaultImages is the sandbox's image table: Redis and Valkey run the
-// host's redis-server; a few base images run the host's shell.
+// host's redis-server; a few base images run the host's shell. One known
+// difference: the official redis image builds redis-server with protected
+// mode off, Debian's has it on, so manifests that rely on the image's
+// default must say `protected-mode no` (the blog's redis.conf does).
 var DefaultImages = ImageTable{
 	"redis":   {Cmd: []string{"redis-server"}, WorkingDir: "/data", Fix: redisEntrypoint},
 	"valkey":  {Cmd: []string{"redis-server"}, WorkingDir: "/data", Fix: redisEntrypoint},

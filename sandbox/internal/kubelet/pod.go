@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -42,6 +43,7 @@ type podState struct {
 	stopCh   chan struct{} // closed when the pod must stop
 	grace    time.Duration
 	killed   bool // node death: no hooks, no grace, no reports
+	deleted  bool // deleted in the API: remove the object once stopped
 	done     chan struct{}
 }
 
@@ -142,13 +144,25 @@ func (ps *podState) run(ctx context.Context) {
 	}
 	_ = os.RemoveAll(ps.dir)
 	ps.mu.Lock()
-	killed := ps.killed
+	killed, deleted, uid := ps.killed, ps.deleted, ps.pod.UID
 	if ps.phase == corev1.PodPending || ps.phase == corev1.PodRunning {
 		ps.phase = terminalPhase(ps.containers)
 	}
 	ps.mu.Unlock()
-	if !killed {
-		ps.p.publish(ps.snapshot())
+	if killed {
+		return
+	}
+	ps.p.publish(ps.snapshot())
+	if deleted {
+		// As the kubelet does once a deleted pod's containers are gone: the
+		// final delete with grace 0, so the StatefulSet can re-create it
+		// without waiting out the grace period.
+		zero := int64(0)
+		err := ps.p.client.CoreV1().Pods(ps.key.Namespace).Delete(ctx, ps.key.Name, metav1.DeleteOptions{
+			GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &uid}})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			log.Warn("final delete", "err", err)
+		}
 	}
 }
 

@@ -120,6 +120,9 @@ func (p *Provider) DeletePod(_ context.Context, pod *corev1.Pod) error {
 	if !ok || ps.uid() != pod.UID {
 		return errdefs.NotFoundf("pod %s/%s", pod.Namespace, pod.Name)
 	}
+	ps.mu.Lock()
+	ps.deleted = true
+	ps.mu.Unlock()
 	ps.terminate(gracePeriod(pod))
 	return nil
 }

@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/redis-gitops/redis-gitops/sandbox/internal/spawn"
 	"io"
 	"os"
 	"os/exec"
