@@ -297,6 +297,18 @@ func (c *container) pid() (int, map[string]string, error) {
 	return c.proc.Pid(), c.env, nil
 }
 
+func (c *container) isRunning() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.proc != nil
+}
+
+func (c *container) hasRun() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ran
+}
+
 func (c *container) exitCode() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -339,6 +339,14 @@ func (ps *podState) snapshot() *corev1.Pod {
 		// Until the pod fails, reasons belong to its containers' waiting states.
 		st.Reason, st.Message = "", ""
 	}
+	// Running means every container has been started at least once.
+	if st.Phase == corev1.PodRunning {
+		for _, c := range ps.containers {
+			if !c.hasRun() {
+				st.Phase = corev1.PodPending
+			}
+		}
+	}
 	initDone := ps.initDone
 	phase := ps.phase
 	podReason, podMessage := ps.reason, ps.message

@@ -32,7 +32,13 @@ func (p *Provider) GetContainerLogs(ctx context.Context, namespace, podName, con
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(c.logPath(opts.Previous))
+	// The log file holds the latest run; once it has ended (back-off before
+	// a restart), that run is the "previous" one.
+	path := c.logPath(false)
+	if opts.Previous && c.isRunning() {
+		path = c.logPath(true)
+	}
+	data, err := os.ReadFile(path)
 	if err != nil {
 		if os.IsNotExist(err) && opts.Previous {
 			return nil, fmt.Errorf("previous terminated container %q in pod %q not found", containerName, podName)
@@ -49,7 +55,7 @@ func (p *Provider) GetContainerLogs(ctx context.Context, namespace, podName, con
 		return io.NopCloser(bytes.NewReader(data)), nil
 	}
 	pr, pw := io.Pipe()
-	go follow(ctx, c.logPath(false), int64(len(data)), data, pw)
+	go follow(ctx, path, int64(len(data)), data, pw)
 	return pr, nil
 }
 
