@@ -48,11 +48,13 @@ type Provisioner struct {
 func (p *Provisioner) EnsureClass(ctx context.Context) error {
 	mode := storagev1.VolumeBindingImmediate
 	reclaim := corev1.PersistentVolumeReclaimDelete
+	expand := true
 	sc := &storagev1.StorageClass{
-		ObjectMeta:        metav1.ObjectMeta{Name: ClassName, Annotations: map[string]string{annDefaultClass: "true"}},
-		Provisioner:       ProvisionerName,
-		ReclaimPolicy:     &reclaim,
-		VolumeBindingMode: &mode,
+		ObjectMeta:           metav1.ObjectMeta{Name: ClassName, Annotations: map[string]string{annDefaultClass: "true"}},
+		Provisioner:          ProvisionerName,
+		ReclaimPolicy:        &reclaim,
+		VolumeBindingMode:    &mode,
+		AllowVolumeExpansion: &expand,
 	}
 	_, err := p.Client.StorageV1().StorageClasses().Create(ctx, sc, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
@@ -114,6 +116,9 @@ func (p *Provisioner) Run(ctx context.Context) error {
 			var pvc *corev1.PersistentVolumeClaim
 			if pvc, err = claims.Lister().PersistentVolumeClaims(ns).Get(name); err == nil {
 				err = p.provision(ctx, pvc)
+				if err == nil {
+					err = p.resize(ctx, pvc)
+				}
 			} else if apierrors.IsNotFound(err) {
 				err = nil
 			}
@@ -175,6 +180,43 @@ func (p *Provisioner) provision(ctx context.Context, pvc *corev1.PersistentVolum
 	if err == nil {
 		p.Log.Info("provisioned volume", "pv", name, "claim", pvc.Namespace+"/"+pvc.Name, "path", path)
 	}
+	return nil
+}
+
+// resize is the sandbox's volume resizer: a directory has no size, so
+// growing a bound claim of ours is recording the new capacity on the PV and
+// in the claim's status, which is what a CSI resizer ends with.
+func (p *Provisioner) resize(ctx context.Context, pvc *corev1.PersistentVolumeClaim) error {
+	if pvc.Status.Phase != corev1.ClaimBound || pvc.Annotations[annStorageProvision] != ProvisionerName {
+		return nil
+	}
+	want := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
+	have := pvc.Status.Capacity[corev1.ResourceStorage]
+	if want.Cmp(have) <= 0 {
+		return nil
+	}
+	pv, err := p.Client.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("resize %s/%s: %w", pvc.Namespace, pvc.Name, err)
+	}
+	if pv.Annotations[annProvisionedBy] != ProvisionerName {
+		return nil
+	}
+	if cur := pv.Spec.Capacity[corev1.ResourceStorage]; want.Cmp(cur) > 0 {
+		pv.Spec.Capacity[corev1.ResourceStorage] = want
+		if _, err := p.Client.CoreV1().PersistentVolumes().Update(ctx, pv, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("resize pv %s: %w", pv.Name, err)
+		}
+	}
+	pvc = pvc.DeepCopy()
+	if pvc.Status.Capacity == nil {
+		pvc.Status.Capacity = corev1.ResourceList{}
+	}
+	pvc.Status.Capacity[corev1.ResourceStorage] = want
+	if _, err := p.Client.CoreV1().PersistentVolumeClaims(pvc.Namespace).UpdateStatus(ctx, pvc, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("resize %s/%s: %w", pvc.Namespace, pvc.Name, err)
+	}
+	p.Log.Info("resized volume", "claim", pvc.Namespace+"/"+pvc.Name, "size", want.String())
 	return nil
 }
 
