@@ -8,7 +8,7 @@ DEB_PACKAGES := redis-server redis-tools etcd-server iproute2 util-linux procps
 K8S_BINS := $(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/kube-scheduler $(BIN)/kubectl
 K8S_CMDS := $(patsubst $(BIN)/%,k8s.io/kubernetes/cmd/%,$(K8S_BINS))
 
-.PHONY: all deps build sandbox redis-gitops test test-unit test-sandbox vet demo demo-down bench clean
+.PHONY: all deps build sandbox redis-gitops test test-go test-fuzz test-sandbox vet demo demo-down bench clean
 
 all: build
 
@@ -40,10 +40,16 @@ vet:
 	cd sandbox && $(GO) vet ./...
 
 ## test: everything, unit and end-to-end, on a fresh machine of this kind.
-test: deps build vet test-unit test-sandbox
+test: deps build vet test-go test-fuzz test-sandbox
 
-test-unit:
-	$(GO) test ./...
+# The product's tests; packages with end-to-end tests start their own sandbox
+# through bin/sandbox.
+test-go:
+	SANDBOX_BIN=$(BIN) $(GO) test -timeout 20m ./...
+
+# A bounded fuzz run of the spec parser (the seed corpus runs in test-go too).
+test-fuzz:
+	$(GO) test ./spec -run='^$$' -fuzz=FuzzParse -fuzztime=20s
 
 # End-to-end tests start one sandbox per test binary: run packages one at a time.
 test-sandbox:

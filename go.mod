@@ -3,6 +3,8 @@ module github.com/redis-gitops/redis-gitops
 go 1.26.0
 
 require (
+	github.com/robfig/cron/v3 v3.0.1
+	gopkg.in/yaml.v3 v3.0.1
 	k8s.io/api v0.37.2
 	k8s.io/apimachinery v0.37.2
 	k8s.io/client-go v0.37.2

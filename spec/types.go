@@ -1,6 +1,9 @@
 package spec
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // APIVersion and Kind identify a RedisCluster document.
 const (
@@ -10,10 +13,14 @@ const (
 
 // RedisCluster is one Redis Cluster declared in Git.
 type RedisCluster struct {
-	APIVersion string      `json:"apiVersion"`
-	Kind       string      `json:"kind"`
-	Metadata   Metadata    `json:"metadata"`
-	Spec       ClusterSpec `json:"spec"`
+	// APIVersion is always "redis-gitops.dev/v1alpha1" (APIVersion).
+	APIVersion string `json:"apiVersion"`
+	// Kind is always "RedisCluster" (Kind).
+	Kind string `json:"kind"`
+	// Metadata names the cluster and labels its objects.
+	Metadata Metadata `json:"metadata"`
+	// Spec is the desired cluster.
+	Spec ClusterSpec `json:"spec"`
 
 	// Source is where the document was read from; not part of the format.
 	Source Source `json:"-"`
@@ -23,13 +30,29 @@ type RedisCluster struct {
 type Source struct {
 	File string
 	Line int
+	// Fields maps each field path written in the document (as in Error.Path:
+	// "spec.masters", "spec.redis.config[\"maxmemory\"]") to where its
+	// value starts, or, for a map entry, where its key starts. Parse fills
+	// it; Validate uses it to place errors, and reports may use it to point
+	// at a line. Nil for a cluster built in Go.
+	Fields map[string]Position
+}
+
+// Position is a 1-based line and column in a file.
+type Position struct {
+	Line, Column int
 }
 
 // Metadata names the cluster. Labels and annotations are copied onto every
 // object rendered for it (and onto its pods).
 type Metadata struct {
-	Name        string            `json:"name"`
-	Namespace   string            `json:"namespace"`
+	// Name of the cluster and of the objects rendered for it: a DNS-1035
+	// label of at most MaxNameLength characters.
+	Name string `json:"name"`
+	// Namespace the cluster's objects live in: a DNS-1123 label.
+	Namespace string `json:"namespace"`
+	// Labels and Annotations may not use the keys redis-gitops sets itself
+	// (see ReservedLabelKeys and ReservedPrefix).
 	Labels      map[string]string `json:"labels,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
@@ -37,103 +60,156 @@ type Metadata struct {
 // ClusterSpec is the desired cluster.
 type ClusterSpec struct {
 	// Masters is the number of shards, each a master owning a share of the
-	// 16384 slots. At least 3, as redis-cli requires.
+	// 16384 slots. Required; MinMasters (3, as redis-cli requires) to
+	// MaxMasters.
 	Masters int `json:"masters"`
-	// ReplicasPerMaster is how many replicas follow each master. Default 1.
+	// ReplicasPerMaster is how many replicas follow each master, 0 to
+	// MaxReplicasPerMaster. Default 1 (DefaultReplicasPerMaster).
 	ReplicasPerMaster *int `json:"replicasPerMaster,omitempty"`
-	Redis             Redis     `json:"redis,omitempty"`
-	Resources         Resources `json:"resources,omitempty"`
-	Storage           Storage   `json:"storage,omitempty"`
-	Placement         Placement `json:"placement,omitempty"`
-	Auth              *Auth     `json:"auth,omitempty"`
-	Reconcile         Reconcile `json:"reconcile,omitempty"`
-	Migration         Migration `json:"migration,omitempty"`
+	// Redis configures the redis-server processes.
+	Redis Redis `json:"redis,omitempty"`
+	// Resources of the redis container.
+	Resources Resources `json:"resources,omitempty"`
+	// Storage is each node's persistent volume.
+	Storage Storage `json:"storage,omitempty"`
+	// Placement spreads the pods over failure domains.
+	Placement Placement `json:"placement,omitempty"`
+	// Auth, when set, protects the cluster with a password from a Secret.
+	Auth *Auth `json:"auth,omitempty"`
+	// Reconcile tunes how the daemon treats the cluster.
+	Reconcile Reconcile `json:"reconcile,omitempty"`
+	// Migration tunes slot migration.
+	Migration Migration `json:"migration,omitempty"`
 }
 
 // Redis configures the redis-server processes.
 type Redis struct {
-	// Image is the container image. Default "redis:7.0".
+	// Image is the container image. Default "redis:7.0" (DefaultImage).
 	Image string `json:"image,omitempty"`
-	// Config holds redis.conf settings. Keys the project manages (cluster-*,
-	// port, bind, dir, requirepass, ...) are rejected.
+	// Config holds redis.conf settings, one value per lowercase directive
+	// ("maxmemory-policy": "allkeys-lru"). Directives the project manages
+	// (cluster-enabled, port, bind, dir, requirepass, ...: ManagedRedisConfig)
+	// are rejected with the reason.
 	Config map[string]string `json:"config,omitempty"`
-	// NodeTimeout is cluster-node-timeout, as a duration ("15s"). Default 15s.
+	// NodeTimeout is cluster-node-timeout, as a Go duration ("15s"), at
+	// least 1s. Default 15s (DefaultNodeTimeout).
 	NodeTimeout Duration `json:"nodeTimeout,omitempty"`
 }
 
 // Resources are the redis container's requests and limits, as Kubernetes
-// quantities keyed by "cpu" and "memory".
+// quantities keyed by "cpu" and "memory"; a request may not exceed its
+// limit. None by default.
 type Resources struct {
+	// Requests are what the scheduler reserves for each node.
 	Requests map[string]string `json:"requests,omitempty"`
-	Limits   map[string]string `json:"limits,omitempty"`
+	// Limits are the most each node may use; Redis is killed above the
+	// memory limit, so leave room above maxmemory.
+	Limits map[string]string `json:"limits,omitempty"`
 }
 
 // Storage is each node's persistent volume.
 type Storage struct {
-	// Size of each node's PVC. Default "1Gi".
+	// Size of each node's PVC, a Kubernetes quantity. Default "1Gi"
+	// (DefaultStorageSize).
 	Size string `json:"size,omitempty"`
 	// StorageClassName; empty uses the cluster's default class.
 	StorageClassName string `json:"storageClassName,omitempty"`
-	// RetainOnScaleIn keeps the PVCs of removed nodes. Default true.
+	// RetainOnScaleIn keeps the PVCs of removed nodes. Default true; read it
+	// with ClusterSpec.RetainOnScaleIn.
 	RetainOnScaleIn *bool `json:"retainOnScaleIn,omitempty"`
 }
 
 // Placement says how pods spread over failure domains.
 type Placement struct {
 	// TopologyKey is the node label that names a failure domain. Default
-	// "kubernetes.io/hostname".
+	// "kubernetes.io/hostname" (DefaultTopologyKey).
 	TopologyKey string `json:"topologyKey,omitempty"`
 	// ZoneKey, when set, is a second, wider failure domain (for example
-	// "topology.kubernetes.io/zone").
+	// "topology.kubernetes.io/zone"). It must differ from TopologyKey. No
+	// default.
 	ZoneKey string `json:"zoneKey,omitempty"`
 	// AntiAffinity between the cluster's pods on TopologyKey: "preferred"
-	// (default), "required" or "none".
-	AntiAffinity string            `json:"antiAffinity,omitempty"`
+	// (default), "required" or "none" (AntiAffinityPreferred, ...).
+	AntiAffinity string `json:"antiAffinity,omitempty"`
+	// NodeSelector restricts the cluster's pods to nodes with these labels.
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
-	Tolerations  []Toleration      `json:"tolerations,omitempty"`
+	// Tolerations let the cluster's pods run on tainted nodes.
+	Tolerations []Toleration `json:"tolerations,omitempty"`
 }
 
-// Toleration mirrors the Kubernetes toleration.
+// Toleration mirrors the Kubernetes toleration, with its rules: an empty
+// Key needs Operator "Exists", "Exists" takes no Value, and
+// TolerationSeconds goes only with Effect "NoExecute".
 type Toleration struct {
-	Key               string `json:"key,omitempty"`
-	Operator          string `json:"operator,omitempty"`
-	Value             string `json:"value,omitempty"`
-	Effect            string `json:"effect,omitempty"`
+	// Key is the taint's key; empty with operator Exists tolerates every
+	// taint.
+	Key string `json:"key,omitempty"`
+	// Operator is "Equal" (default) or "Exists".
+	Operator string `json:"operator,omitempty"`
+	// Value is the taint's value to match with operator Equal.
+	Value string `json:"value,omitempty"`
+	// Effect is "NoSchedule", "PreferNoSchedule", "NoExecute" or empty (all).
+	Effect string `json:"effect,omitempty"`
+	// TolerationSeconds, with effect NoExecute, is how long the pod stays
+	// on a node after the taint appears; unset, forever.
 	TolerationSeconds *int64 `json:"tolerationSeconds,omitempty"`
 }
 
 // Auth takes the Redis password from a Kubernetes Secret in the cluster's
-// namespace; the password itself never appears in Git.
+// namespace; the password itself never appears in Git. Without Auth the
+// cluster has no password.
 type Auth struct {
+	// SecretRef names the Secret and key holding the password.
 	SecretRef SecretRef `json:"secretRef"`
 }
 
 // SecretRef names a key of a Secret.
 type SecretRef struct {
+	// Name of the Secret, in the cluster's namespace. Required.
 	Name string `json:"name"`
-	// Key in the Secret's data. Default "password".
+	// Key in the Secret's data. Default "password" (DefaultSecretKey).
 	Key string `json:"key,omitempty"`
 }
 
 // Reconcile tunes how the daemon treats the cluster.
 type Reconcile struct {
-	// Schedule is a cron expression (robfig/cron, 5 fields or @every) for a
-	// full drift scan even when Git has not moved.
+	// Schedule is a cron expression (5 fields, a descriptor such as @hourly,
+	// or @every 10m; read by ParseSchedule) for a full drift scan even when
+	// Git has not moved. Empty: no scheduled scan.
 	Schedule string `json:"schedule,omitempty"`
 	// Drift is "correct" (default: make the cluster match) or "report"
-	// (write nothing to Kubernetes or Redis, only report).
+	// (write nothing to Kubernetes or Redis, only report): DriftCorrect,
+	// DriftReport.
 	Drift string `json:"drift,omitempty"`
-	// Suspend stops all action on the cluster; reports continue.
+	// Suspend stops all action on the cluster; reports continue. Default
+	// false.
 	Suspend bool `json:"suspend,omitempty"`
 }
 
 // Migration tunes slot migration.
 type Migration struct {
-	// KeysPerBatch is the number of keys per MIGRATE. Default 1000.
+	// KeysPerBatch is the number of keys per MIGRATE, 1 to MaxKeysPerBatch.
+	// Default 1000 (DefaultKeysPerBatch).
 	KeysPerBatch int `json:"keysPerBatch,omitempty"`
-	// ParallelSlots is how many slots move at once. Default 4.
+	// ParallelSlots is how many slots move at once, 1 to MaxParallelSlots.
+	// Default 4 (DefaultParallelSlots).
 	ParallelSlots int `json:"parallelSlots,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("15s").
+// A bare number is not a Duration: its unit would be a guess.
 type Duration struct{ time.Duration }
+
+// MarshalText writes d as a Go duration string, so JSON and YAML output
+// reads "15s", as the spec is written.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads a Go duration string.
+func (d *Duration) UnmarshalText(text []byte) error {
+	v, err := time.ParseDuration(string(text))
+	if err != nil {
+		return fmt.Errorf("duration %q: want a Go duration such as \"15s\" or \"1m30s\"", text)
+	}
+	d.Duration = v
+	return nil
+}

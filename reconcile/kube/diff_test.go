@@ -5,7 +5,9 @@ import (
 	"reflect"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 func obj(t *testing.T, s string) map[string]any {
@@ -78,6 +80,28 @@ func TestAttributeManagers(t *testing.T) {
 	for _, d := range diffs {
 		if wantDrift := d.Path != "spec.containers[name=redis].env[name=A].value"; isDrift(d) != wantDrift {
 			t.Errorf("%s: isDrift %v, want %v", d.Path, isDrift(d), wantDrift)
+		}
+	}
+}
+
+func TestIsImmutableChange(t *testing.T) {
+	invalid := func(causes ...metav1.StatusCause) error {
+		return &apierrors.StatusError{ErrStatus: metav1.Status{Reason: metav1.StatusReasonInvalid, Details: &metav1.StatusDetails{Causes: causes}}}
+	}
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"1.37: field is immutable", invalid(metav1.StatusCause{Type: metav1.CauseTypeForbidden, Field: "spec.volumeClaimTemplates", Message: "field is immutable"}), true},
+		{"older: updates to statefulset spec", invalid(metav1.StatusCause{Type: metav1.CauseTypeForbidden, Field: "spec", Message: "updates to statefulset spec for fields other than ... are forbidden"}), true},
+		{"selector item", invalid(metav1.StatusCause{Type: metav1.CauseTypeFieldValueInvalid, Field: "spec.selector.matchLabels", Message: "field is immutable"}), true},
+		{"other invalid field", invalid(metav1.StatusCause{Type: metav1.CauseTypeFieldValueInvalid, Field: "spec.replicas", Message: "must be >= 0"}), false},
+		{"not invalid", apierrors.NewConflict(schema.GroupResource{Resource: "statefulsets"}, "x", nil), false},
+	}
+	for _, tt := range tests {
+		if got := isImmutableChange(tt.err); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

@@ -29,8 +29,16 @@ func isImmutableChange(err error) bool {
 		return false
 	}
 	for _, c := range status.Status().Details.Causes {
+		// Before 1.37 one cause on "spec" listed the fields that may change;
+		// 1.37 names each immutable field ("spec.volumeClaimTemplates:
+		// field is immutable").
 		if c.Field == "spec" && c.Type == metav1.CauseTypeForbidden && strings.Contains(c.Message, "updates to statefulset spec") {
 			return true
+		}
+		for _, f := range immutableStatefulSetFields {
+			if c.Field == "spec."+f || strings.HasPrefix(c.Field, "spec."+f+"[") || strings.HasPrefix(c.Field, "spec."+f+".") {
+				return true
+			}
 		}
 	}
 	return false

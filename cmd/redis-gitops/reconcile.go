@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"text/tabwriter"
+
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/redis-gitops/redis-gitops/reconcile"
+	"github.com/redis-gitops/redis-gitops/reconcile/kube"
+	"github.com/redis-gitops/redis-gitops/spec"
+)
+
+func init() {
+	commands["reconcile"] = command{
+		summary: "apply the clusters in PATH... to Kubernetes once (server-side apply)",
+		run:     runReconcile,
+	}
+}
+
+// runReconcile is `redis-gitops reconcile [--kubeconfig F] [--dry-run]
+// [--prune] PATH...`: one pass of the daemon's Kubernetes half over the
+// clusters in PATH. Exit 0: done; 1: an invalid spec or a failed cluster
+// (the others are still applied); 2: cannot run.
+func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet("reconcile", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	kubeconfig := flags.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config or in-cluster)")
+	dryRun := flags.Bool("dry-run", false, "plan only: server-side dry runs, no writes")
+	prune := flags.Bool("prune", false, "delete the objects of clusters that PATH no longer declares (PATH must hold every cluster)")
+	if err := flags.Parse(args); err != nil || flags.NArg() == 0 {
+		fmt.Fprintln(stderr, "usage: redis-gitops reconcile [--kubeconfig F] [--dry-run] [--prune] PATH...")
+		return &exitError{code: 2}
+	}
+	clusters, loadErrs := spec.Load(flags.Args()...)
+	for _, e := range loadErrs {
+		fmt.Fprintln(stderr, e)
+	}
+	if errors.As(loadErrs, new(*fs.PathError)) {
+		return &exitError{code: 2}
+	}
+	applier, err := newApplier(*kubeconfig)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	res := reconcile.ApplyObjects(ctx, applier, clusters, loadErrs, *dryRun, *prune)
+	failed := printObjects(stdout, res)
+	if res.PruneSkipped != "" && *prune {
+		fmt.Fprintln(stderr, "prune skipped:", res.PruneSkipped)
+	}
+	if failed > 0 || len(loadErrs) > 0 {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+func newApplier(kubeconfig string) (*kube.Applier, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &kube.Applier{Client: client, Dynamic: dyn, Log: slog.Default()}, nil
+}
+
+// printObjects prints one line per object change and returns the number of
+// clusters that failed.
+func printObjects(w io.Writer, res reconcile.ObjectsResult) int {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLUSTER\tOBJECT\tACTION\tDETAIL")
+	failed := 0
+	for _, c := range res.Clusters {
+		if c.Err != nil {
+			failed++
+			fmt.Fprintf(tw, "%s\t-\terror\t%v\n", c.Cluster, c.Err)
+			continue
+		}
+		for _, ch := range c.Result.Changes {
+			action := string(ch.Action)
+			if !ch.Applied && ch.Action != kube.Unchanged {
+				action += " (planned)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Cluster, ch.Object, action, changeDetail(ch))
+		}
+		for _, d := range c.Result.Drift {
+			fmt.Fprintf(tw, "%s\t%s\tdrift\t%s set by %v\n", c.Cluster, d.Object, d.Path, d.Managers)
+		}
+		for _, warn := range c.Result.Warnings {
+			fmt.Fprintf(tw, "%s\t-\twarning\t%s\n", c.Cluster, warn)
+		}
+	}
+	for _, ch := range res.Removed {
+		fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\n", ch.Object.Namespace, "-", ch.Object, ch.Action, ch.Reason)
+	}
+	tw.Flush()
+	return failed
+}
+
+func changeDetail(ch kube.Change) string {
+	if ch.Reason != "" {
+		return ch.Reason
+	}
+	s := ""
+	for i, f := range ch.Fields {
+		if i == 3 {
+			return s + fmt.Sprintf(", and %d more", len(ch.Fields)-3)
+		}
+		if i > 0 {
+			s += ", "
+		}
+		s += f.Path
+	}
+	return s
+}

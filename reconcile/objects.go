@@ -1,0 +1,74 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/redis-gitops/redis-gitops/reconcile/kube"
+	"github.com/redis-gitops/redis-gitops/reconcile/render"
+	"github.com/redis-gitops/redis-gitops/spec"
+)
+
+// ClusterObjects is the Kubernetes half of one cluster's reconcile.
+type ClusterObjects struct {
+	Cluster string // namespace/name
+	// DryRun is true when nothing was written: drift: report, suspend, or a
+	// plan.
+	DryRun bool
+	Result kube.Result
+	Err    error
+}
+
+// ObjectsResult is the Kubernetes half of a whole repo's reconcile.
+type ObjectsResult struct {
+	Clusters []ClusterObjects
+	// Removed are the objects of clusters no longer in Git.
+	Removed []kube.Change
+	// PruneSkipped says why clusters removed from Git were not pruned.
+	PruneSkipped string
+}
+
+// ApplyObjects renders and applies every valid cluster. One cluster's
+// failure does not stop the others. Clusters that have objects in Kubernetes
+// but are no longer in Git are pruned (their PVCs kept), except when the
+// repo had invalid specs: a cluster in a file that failed to parse must not
+// be mistaken for a removed one. prune is for callers that hold the whole
+// set of clusters (the daemon's repo path); a partial set must not prune.
+func ApplyObjects(ctx context.Context, a *kube.Applier, clusters []*spec.RedisCluster, loadErrs spec.ErrorList, dryRun, prune bool) ObjectsResult {
+	var out ObjectsResult
+	inGit := map[kube.ClusterRef]bool{}
+	for _, c := range clusters {
+		inGit[kube.ClusterRef{Namespace: c.Metadata.Namespace, Name: c.Metadata.Name}] = true
+		co := ClusterObjects{Cluster: c.Key(), DryRun: dryRun || c.Spec.ReportOnly() || c.Spec.Reconcile.Suspend}
+		objs, err := render.Render(c)
+		if err != nil {
+			co.Err = fmt.Errorf("render %s: %w", c.Key(), err)
+		} else {
+			co.Result, co.Err = a.Apply(ctx, objs.All(), kube.Options{DryRun: co.DryRun, Selector: render.ManagedSelector(c.Metadata.Name)})
+		}
+		out.Clusters = append(out.Clusters, co)
+	}
+	if !prune {
+		return out
+	}
+	if len(loadErrs) > 0 {
+		out.PruneSkipped = fmt.Sprintf("%d spec error(s) in the repo: clusters missing from Git are kept until every spec loads", len(loadErrs))
+		return out
+	}
+	managed, err := a.ManagedClusters(ctx, render.LabelManagedBy+"="+render.ManagedByValue, render.LabelCluster)
+	if err != nil {
+		out.PruneSkipped = err.Error()
+		return out
+	}
+	for _, m := range managed {
+		if inGit[m] {
+			continue
+		}
+		changes, err := a.PruneCluster(ctx, m.Namespace, render.ManagedSelector(m.Name), dryRun)
+		out.Removed = append(out.Removed, changes...)
+		if err != nil {
+			out.Clusters = append(out.Clusters, ClusterObjects{Cluster: m.Namespace + "/" + m.Name, DryRun: dryRun, Err: err})
+		}
+	}
+	return out
+}

@@ -1,0 +1,95 @@
+package render
+
+import (
+	"maps"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/redis-gitops/redis-gitops/spec"
+)
+
+// Labels the project puts on every object it renders, on the pod template
+// (so on every pod) and on the volume claim template (so on every PVC).
+const (
+	// LabelManagedBy marks what redis-gitops made; its value is ManagedByValue.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedByValue is LabelManagedBy's value, also the SSA field manager.
+	ManagedByValue = "redis-gitops"
+	// LabelCluster carries the cluster's name. It is the whole pod selector.
+	LabelCluster = "redis-gitops.dev/cluster"
+
+	// LabelName is always "redis".
+	LabelName = "app.kubernetes.io/name"
+	// LabelInstance carries the cluster's name, for generic tooling.
+	LabelInstance = "app.kubernetes.io/instance"
+	// LabelComponent says which part of the cluster an object is: "config",
+	// "node" (pods, StatefulSet, headless Service, PDB, PVCs) or "client".
+	LabelComponent = "app.kubernetes.io/component"
+)
+
+// AnnotationConfigHash on the pod template is the SHA-256 of the rendered
+// redis.conf: a configuration change is a template change, which the
+// reconciler rolls out shard by shard (the StatefulSet is OnDelete).
+const AnnotationConfigHash = "redis-gitops.dev/config-hash"
+
+// Values of LabelComponent.
+const (
+	componentConfig = "config"
+	componentNode   = "node"
+	componentClient = "client"
+)
+
+// Selector is the label selector of the cluster's pods, used by the
+// StatefulSet, the Services, the PodDisruptionBudget and pod anti-affinity.
+// It is one label on purpose: a StatefulSet's selector is immutable, so it
+// must never change when labels are added later.
+func Selector(name string) map[string]string {
+	return map[string]string{LabelCluster: name}
+}
+
+// ManagedSelector is the label selector string (for a List call) matching
+// everything redis-gitops made for the cluster in its namespace. Beyond the
+// rendered objects it also matches the cluster's pods and PVCs, which carry
+// the same labels but are made by the StatefulSet controller: a pruner must
+// list only the kinds that Objects holds, never pods or claims.
+func ManagedSelector(name string) string {
+	return labels.SelectorFromSet(labels.Set{
+		LabelManagedBy: ManagedByValue,
+		LabelCluster:   name,
+	}).String()
+}
+
+// projectLabels are the labels redis-gitops sets on an object of component.
+func projectLabels(name, component string) map[string]string {
+	return map[string]string{
+		LabelManagedBy: ManagedByValue,
+		LabelCluster:   name,
+		LabelName:      "redis",
+		LabelInstance:  name,
+		LabelComponent: component,
+	}
+}
+
+// objectLabels are the cluster's metadata.labels with the project's labels
+// over them: on a conflict the project wins, since selectors, pruning and
+// ownership depend on its values.
+func objectLabels(c *spec.RedisCluster, component string) map[string]string {
+	return overlay(c.Metadata.Labels, projectLabels(c.Metadata.Name, component))
+}
+
+// objectAnnotations are the cluster's metadata.annotations, or nil.
+func objectAnnotations(c *spec.RedisCluster) map[string]string {
+	return overlay(c.Metadata.Annotations, nil)
+}
+
+// overlay returns a new map with base's entries, then over's. It returns
+// nil when both are empty so that no empty map reaches the output.
+func overlay(base, over map[string]string) map[string]string {
+	if len(base)+len(over) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(base)+len(over))
+	maps.Copy(m, base)
+	maps.Copy(m, over)
+	return m
+}

@@ -1,0 +1,85 @@
+package render
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	policyv1ac "k8s.io/client-go/applyconfigurations/policy/v1"
+
+	"github.com/redis-gitops/redis-gitops/spec"
+)
+
+// Objects are named after the cluster, in its namespace: the StatefulSet,
+// the client Service and the PodDisruptionBudget take the cluster's name
+// itself; the ConfigMap and the headless Service add a suffix.
+
+// ConfigMapName is the name of the ConfigMap holding redis.conf.
+func ConfigMapName(cluster string) string { return cluster + "-config" }
+
+// HeadlessServiceName is the StatefulSet's governing Service: pod i of the
+// cluster resolves as <cluster>-<i>.<HeadlessServiceName>.<namespace>.svc.
+func HeadlessServiceName(cluster string) string { return cluster + "-nodes" }
+
+// Port names, shared by the container and the Services' targetPorts.
+const (
+	portClient = "client"
+	portBus    = "bus"
+)
+
+// configMap holds redis.conf.
+func configMap(c *spec.RedisCluster, conf string) *corev1ac.ConfigMapApplyConfiguration {
+	return corev1ac.ConfigMap(ConfigMapName(c.Metadata.Name), c.Metadata.Namespace).
+		WithLabels(objectLabels(c, componentConfig)).
+		WithAnnotations(objectAnnotations(c)).
+		WithData(map[string]string{configFile: conf})
+}
+
+// headlessService gives every pod a DNS name and is the StatefulSet's
+// serviceName. It publishes not-ready addresses: the reconciler must reach
+// a node by name while it is not ready (just started, or loading its data).
+func headlessService(c *spec.RedisCluster) *corev1ac.ServiceApplyConfiguration {
+	return corev1ac.Service(HeadlessServiceName(c.Metadata.Name), c.Metadata.Namespace).
+		WithLabels(objectLabels(c, componentNode)).
+		WithAnnotations(objectAnnotations(c)).
+		WithSpec(corev1ac.ServiceSpec().
+			WithClusterIP(corev1.ClusterIPNone).
+			WithPublishNotReadyAddresses(true).
+			WithSelector(Selector(c.Metadata.Name)).
+			WithPorts(
+				servicePort(portClient, ClientPort),
+				servicePort(portBus, BusPort),
+			))
+}
+
+// clientService is the entry point for clients inside Kubernetes: any
+// ready node answers, and cluster-aware clients follow MOVED from there.
+func clientService(c *spec.RedisCluster) *corev1ac.ServiceApplyConfiguration {
+	return corev1ac.Service(c.Metadata.Name, c.Metadata.Namespace).
+		WithLabels(objectLabels(c, componentClient)).
+		WithAnnotations(objectAnnotations(c)).
+		WithSpec(corev1ac.ServiceSpec().
+			WithType(corev1.ServiceTypeClusterIP).
+			WithSelector(Selector(c.Metadata.Name)).
+			WithPorts(servicePort(portClient, ClientPort)))
+}
+
+func servicePort(name string, port int32) *corev1ac.ServicePortApplyConfiguration {
+	return corev1ac.ServicePort().
+		WithName(name).
+		WithProtocol(corev1.ProtocolTCP).
+		WithPort(port).
+		WithTargetPort(intstr.FromString(name))
+}
+
+// podDisruptionBudget lets voluntary disruptions (drains) take one node of
+// the cluster at a time, so a drain can never take a master and its only
+// replica together.
+func podDisruptionBudget(c *spec.RedisCluster) *policyv1ac.PodDisruptionBudgetApplyConfiguration {
+	return policyv1ac.PodDisruptionBudget(c.Metadata.Name, c.Metadata.Namespace).
+		WithLabels(objectLabels(c, componentNode)).
+		WithAnnotations(objectAnnotations(c)).
+		WithSpec(policyv1ac.PodDisruptionBudgetSpec().
+			WithMaxUnavailable(intstr.FromInt32(1)).
+			WithSelector(metav1ac.LabelSelector().WithMatchLabels(Selector(c.Metadata.Name))))
+}

@@ -1,0 +1,143 @@
+package spec
+
+import "time"
+
+// Defaults. SetDefaults is the one place they are applied; the accessors
+// below fall back to the same values for a cluster that was never defaulted.
+const (
+	DefaultReplicasPerMaster = 1
+	DefaultImage             = "redis:7.0"
+	DefaultNodeTimeout       = 15 * time.Second
+	DefaultStorageSize       = "1Gi"
+	DefaultRetainOnScaleIn   = true
+	DefaultTopologyKey       = "kubernetes.io/hostname"
+	DefaultAntiAffinity      = AntiAffinityPreferred
+	DefaultTolerationOp      = TolerationOpEqual
+	DefaultSecretKey         = "password"
+	DefaultDrift             = DriftCorrect
+	DefaultKeysPerBatch      = 1000
+	DefaultParallelSlots     = 4
+)
+
+// Values of Placement.AntiAffinity.
+const (
+	// AntiAffinityPreferred asks the scheduler to spread the cluster's pods
+	// over TopologyKey domains, and lets it stack them when it cannot.
+	AntiAffinityPreferred = "preferred"
+	// AntiAffinityRequired never puts two of the cluster's pods in one
+	// TopologyKey domain: pods stay Pending rather than share one.
+	AntiAffinityRequired = "required"
+	// AntiAffinityNone sets no anti-affinity.
+	AntiAffinityNone = "none"
+)
+
+// Values of Reconcile.Drift.
+const (
+	// DriftCorrect makes Kubernetes and Redis match the spec.
+	DriftCorrect = "correct"
+	// DriftReport only reports differences and writes nothing to
+	// Kubernetes or Redis.
+	DriftReport = "report"
+)
+
+// Values of Toleration.Operator and Toleration.Effect, as in Kubernetes.
+const (
+	TolerationOpEqual  = "Equal"
+	TolerationOpExists = "Exists"
+
+	EffectNoSchedule       = "NoSchedule"
+	EffectPreferNoSchedule = "PreferNoSchedule"
+	EffectNoExecute        = "NoExecute"
+)
+
+// SetDefaults fills every field left empty with its default. It is the one
+// place defaults are applied: Parse calls it before Validate, and code that
+// builds a RedisCluster in Go calls it too. Calling it again changes nothing.
+//
+// The defaults: replicasPerMaster 1, redis.image "redis:7.0",
+// redis.nodeTimeout 15s, storage.size "1Gi", storage.retainOnScaleIn true,
+// placement.topologyKey "kubernetes.io/hostname", placement.antiAffinity
+// "preferred", each toleration's operator "Equal", auth.secretRef.key
+// "password" (when auth is set), reconcile.drift "correct",
+// migration.keysPerBatch 1000, migration.parallelSlots 4. Everything else
+// stays empty: masters and metadata are required, and resources,
+// storageClassName, zoneKey, nodeSelector, tolerations, auth and the
+// schedule have no default.
+func (c *RedisCluster) SetDefaults() {
+	s := &c.Spec
+	if s.ReplicasPerMaster == nil {
+		s.ReplicasPerMaster = ptr(DefaultReplicasPerMaster)
+	}
+	if s.Redis.Image == "" {
+		s.Redis.Image = DefaultImage
+	}
+	if s.Redis.NodeTimeout.Duration == 0 {
+		s.Redis.NodeTimeout.Duration = DefaultNodeTimeout
+	}
+	if s.Storage.Size == "" {
+		s.Storage.Size = DefaultStorageSize
+	}
+	if s.Storage.RetainOnScaleIn == nil {
+		s.Storage.RetainOnScaleIn = ptr(DefaultRetainOnScaleIn)
+	}
+	if s.Placement.TopologyKey == "" {
+		s.Placement.TopologyKey = DefaultTopologyKey
+	}
+	if s.Placement.AntiAffinity == "" {
+		s.Placement.AntiAffinity = DefaultAntiAffinity
+	}
+	for i := range s.Placement.Tolerations {
+		if s.Placement.Tolerations[i].Operator == "" {
+			s.Placement.Tolerations[i].Operator = DefaultTolerationOp
+		}
+	}
+	if s.Auth != nil && s.Auth.SecretRef.Key == "" {
+		s.Auth.SecretRef.Key = DefaultSecretKey
+	}
+	if s.Reconcile.Drift == "" {
+		s.Reconcile.Drift = DefaultDrift
+	}
+	if s.Migration.KeysPerBatch == 0 {
+		s.Migration.KeysPerBatch = DefaultKeysPerBatch
+	}
+	if s.Migration.ParallelSlots == 0 {
+		s.Migration.ParallelSlots = DefaultParallelSlots
+	}
+}
+
+// Key returns "namespace/name", the cluster's identity across the repo.
+func (c RedisCluster) Key() string {
+	return c.Metadata.Namespace + "/" + c.Metadata.Name
+}
+
+// Replicas returns the number of replicas per master, the default when
+// ReplicasPerMaster is unset.
+func (s ClusterSpec) Replicas() int {
+	if s.ReplicasPerMaster == nil {
+		return DefaultReplicasPerMaster
+	}
+	return *s.ReplicasPerMaster
+}
+
+// TotalNodes returns the number of Redis nodes (pods): every master and its
+// replicas.
+func (s ClusterSpec) TotalNodes() int {
+	return s.Masters * (1 + s.Replicas())
+}
+
+// RetainOnScaleIn reports whether the PVCs of removed nodes are kept; the
+// default, true, when Storage.RetainOnScaleIn is unset.
+func (s ClusterSpec) RetainOnScaleIn() bool {
+	if s.Storage.RetainOnScaleIn == nil {
+		return DefaultRetainOnScaleIn
+	}
+	return *s.Storage.RetainOnScaleIn
+}
+
+// ReportOnly reports whether the daemon must write nothing to Kubernetes or
+// Redis for this cluster: drift "report".
+func (s ClusterSpec) ReportOnly() bool {
+	return s.Reconcile.Drift == DriftReport
+}
+
+func ptr[T any](v T) *T { return &v }
