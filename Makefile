@@ -64,3 +64,7 @@ demo-down:
 
 clean: demo-down
 	rm -rf $(BIN)
+
+## bench: this reconciler against redis-cli on identical fresh pods, in one run (ratios, not absolute times).
+bench: deps build
+	SANDBOX_BIN=$(BIN) $(GO) test ./reconcile -run '^$$' -bench BenchmarkBootstrap -benchtime 3x -timeout 20m

@@ -15,32 +15,41 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/redis-gitops/redis-gitops/reconcile"
+	"github.com/redis-gitops/redis-gitops/reconcile/converge"
 	"github.com/redis-gitops/redis-gitops/reconcile/kube"
 	"github.com/redis-gitops/redis-gitops/spec"
 )
 
 func init() {
 	commands["reconcile"] = command{
-		summary: "apply the clusters in PATH... to Kubernetes once (server-side apply)",
+		summary: "apply and converge the clusters in PATH... once (Kubernetes objects, then Redis topology)",
 		run:     runReconcile,
 	}
 }
 
-// runReconcile is `redis-gitops reconcile [--kubeconfig F] [--dry-run]
-// [--prune] PATH...`: one pass of the daemon's Kubernetes half over the
-// clusters in PATH. Exit 0: done; 1: an invalid spec or a failed cluster
-// (the others are still applied); 2: cannot run.
+// runReconcile is `redis-gitops reconcile --once [--kubeconfig F]
+// [--dry-run] [--prune] [--path DIR | PATH...]`: one pass of the daemon over
+// the clusters in PATH: server-side apply, then converge each cluster's Redis
+// topology. Exit 0: every cluster converged; 1: an invalid spec or a cluster
+// that did not converge (the others are still reconciled); 2: cannot run.
 func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet("reconcile", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	kubeconfig := flags.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config or in-cluster)")
 	dryRun := flags.Bool("dry-run", false, "plan only: server-side dry runs, no writes")
 	prune := flags.Bool("prune", false, "delete the objects of clusters that PATH no longer declares (PATH must hold every cluster)")
-	if err := flags.Parse(args); err != nil || flags.NArg() == 0 {
-		fmt.Fprintln(stderr, "usage: redis-gitops reconcile [--kubeconfig F] [--dry-run] [--prune] PATH...")
+	path := flags.String("path", "", "directory of cluster specs (or give PATH... arguments)")
+	flags.Bool("once", true, "one pass, then exit (the daemon runs continuously)")
+	objectsOnly := flags.Bool("objects-only", false, "apply Kubernetes objects only; leave the Redis topology alone")
+	if err := flags.Parse(args); err != nil || (flags.NArg() == 0 && *path == "") {
+		fmt.Fprintln(stderr, "usage: redis-gitops reconcile --once [--kubeconfig F] [--dry-run] [--prune] [--objects-only] --path DIR | PATH...")
 		return &exitError{code: 2}
 	}
-	clusters, loadErrs := spec.Load(flags.Args()...)
+	paths := flags.Args()
+	if *path != "" {
+		paths = append(paths, *path)
+	}
+	clusters, loadErrs := spec.Load(paths...)
 	for _, e := range loadErrs {
 		fmt.Fprintln(stderr, e)
 	}
@@ -56,10 +65,45 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if res.PruneSkipped != "" && *prune {
 		fmt.Fprintln(stderr, "prune skipped:", res.PruneSkipped)
 	}
+	if !*objectsOnly {
+		r := &reconcile.Redis{Client: applier.Client, Log: slog.New(slog.NewTextHandler(stderr, nil))}
+		for i, c := range clusters {
+			if res.Clusters[i].Err != nil {
+				continue
+			}
+			dry := *dryRun || c.Spec.ReportOnly() || c.Spec.Reconcile.Suspend
+			out, err := r.Converge(ctx, c, dry)
+			printTopology(stdout, c.Key(), out, dry)
+			if err != nil {
+				failed++
+				fmt.Fprintf(stderr, "%s: %v\n", c.Key(), err)
+			}
+		}
+	}
 	if failed > 0 || len(loadErrs) > 0 {
 		return &exitError{code: 1}
 	}
 	return nil
+}
+
+// printTopology prints what converging did (or would do) and what drift it
+// found on the way.
+func printTopology(w io.Writer, cluster string, res converge.Result, dryRun bool) {
+	verb := "did"
+	actions := res.Executed
+	if dryRun {
+		verb, actions = "would do", res.Plan().Actions
+	}
+	fmt.Fprintf(w, "%s: topology: %d action(s) %s\n", cluster, len(actions), verb)
+	for _, a := range actions {
+		fmt.Fprintf(w, "  %s\n", a.String())
+	}
+	// What was found before acting; later rounds see the effects.
+	if len(res.Rounds) > 0 {
+		for _, d := range res.Rounds[0].Drift {
+			fmt.Fprintf(w, "  drift %s %s: %s\n", d.Kind, d.Subject, d.Detail)
+		}
+	}
 }
 
 func newApplier(kubeconfig string) (*kube.Applier, error) {

@@ -1,0 +1,128 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/redis-gitops/redis-gitops/reconcile/converge"
+	"github.com/redis-gitops/redis-gitops/reconcile/render"
+	"github.com/redis-gitops/redis-gitops/reconcile/topology"
+	"github.com/redis-gitops/redis-gitops/spec"
+)
+
+// Redis holds what the Redis half needs.
+type Redis struct {
+	Client kubernetes.Interface
+	// Dial overrides how admin connections are made (tests); default
+	// go-redis with the cluster's password.
+	Dial converge.Dialer
+	Log  *slog.Logger
+	// PodsTimeout bounds the wait for the StatefulSet's pods to run
+	// (default 3 min).
+	PodsTimeout time.Duration
+}
+
+// TargetFor is where the cluster's pods are and how to read their domains.
+func TargetFor(c *spec.RedisCluster) converge.Target {
+	return converge.Target{
+		Namespace:   c.Metadata.Namespace,
+		Name:        c.Metadata.Name,
+		Selector:    render.ManagedSelector(c.Metadata.Name),
+		TopologyKey: c.Spec.Placement.TopologyKey,
+		ZoneKey:     c.Spec.Placement.ZoneKey,
+		Port:        render.ClientPort,
+	}
+}
+
+// DesiredFor is the topology the spec asks for.
+func DesiredFor(c *spec.RedisCluster) topology.Desired {
+	return topology.Desired{
+		Masters:           c.Spec.Masters,
+		ReplicasPerMaster: c.Spec.Replicas(),
+		ZoneAware:         c.Spec.Placement.ZoneKey != "",
+		ClientPort:        render.ClientPort,
+		BusPort:           render.BusPort,
+	}
+}
+
+// Password reads the cluster's Redis password from its Secret ("" without
+// auth). It is passed on in memory only.
+func (r *Redis) Password(ctx context.Context, c *spec.RedisCluster) (string, error) {
+	if c.Spec.Auth == nil {
+		return "", nil
+	}
+	ref := c.Spec.Auth.SecretRef
+	s, err := r.Client.CoreV1().Secrets(c.Metadata.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("auth secret %s/%s: %w", c.Metadata.Namespace, ref.Name, err)
+	}
+	pw, ok := s.Data[ref.Key]
+	if !ok {
+		return "", fmt.Errorf("auth secret %s/%s has no key %q", c.Metadata.Namespace, ref.Name, ref.Key)
+	}
+	return string(pw), nil
+}
+
+// Converge brings the cluster's Redis topology to the spec: bootstrap,
+// heal, placement. With dryRun (drift: report, suspend) it only plans.
+func (r *Redis) Converge(ctx context.Context, c *spec.RedisCluster, dryRun bool) (converge.Result, error) {
+	pw, err := r.Password(ctx, c)
+	if err != nil {
+		return converge.Result{}, err
+	}
+	dial := r.Dial
+	if dial == nil {
+		dial = converge.RedisDialer(pw)
+	}
+	t := TargetFor(c)
+	if !dryRun {
+		if err := r.waitPods(ctx, t, c.Spec.TotalNodes()); err != nil {
+			return converge.Result{}, err
+		}
+	}
+	ob := &converge.Observer{Client: r.Client, Dial: dial}
+	ex := &converge.Executor{Dial: dial, Password: pw, KeysPerBatch: c.Spec.Migration.KeysPerBatch, Port: t.Port, Log: r.Log}
+	return converge.Converge(ctx, ob, ex, t, DesiredFor(c), converge.Options{DryRun: dryRun, Log: r.Log})
+}
+
+// waitPods waits until want pods of the cluster run with an IP, or the
+// timeout passes (then the plan works with what runs; it never bootstraps
+// without every pod).
+func (r *Redis) waitPods(ctx context.Context, t converge.Target, want int) error {
+	timeout := r.PodsTimeout
+	if timeout == 0 {
+		timeout = 3 * time.Minute
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		list, err := r.Client.CoreV1().Pods(t.Namespace).List(ctx, metav1.ListOptions{LabelSelector: t.Selector})
+		running := 0
+		if err == nil {
+			for _, p := range list.Items {
+				if p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" && p.DeletionTimestamp == nil {
+					running++
+				}
+			}
+			if running >= want {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			if r.Log != nil {
+				r.Log.Warn("not every pod runs; converging with those that do", "cluster", t.Namespace+"/"+t.Name, "running", running, "want", want)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}

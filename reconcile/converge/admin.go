@@ -1,0 +1,71 @@
+// Package converge is the Redis half of a reconcile at the edges: it
+// observes every pod of a cluster (client-go for pods and nodes, one plain
+// go-redis client per Redis node for admin commands), runs the plan that
+// package topology computes, and repeats until nothing is left to do.
+package converge
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Admin is one Redis node's admin connection: the only way the reconciler
+// talks to Redis. Admin commands never go through the cluster client, which
+// would follow MOVED redirections to a node other than the one meant.
+type Admin interface {
+	Do(ctx context.Context, args ...any) (any, error)
+	Close() error
+}
+
+// Dialer opens an admin connection to a node at addr (ip:port).
+type Dialer func(addr string) Admin
+
+// RedisDialer dials with go-redis. password may be empty; it is sent with
+// AUTH on connect, never logged.
+func RedisDialer(password string) Dialer {
+	return func(addr string) Admin {
+		return &redisAdmin{c: redis.NewClient(&redis.Options{
+			Addr:         addr,
+			Password:     password,
+			DialTimeout:  2 * time.Second,
+			ReadTimeout:  10 * time.Second,
+			WriteTimeout: 10 * time.Second,
+			// A command must run once: a retried CLUSTER FAILOVER or MEET is
+			// not what the plan said.
+			MaxRetries: -1,
+			PoolSize:   2,
+			// CLIENT SETINFO is unknown to older servers; skip the noise.
+			DisableIdentity: true,
+		})}
+	}
+}
+
+type redisAdmin struct{ c *redis.Client }
+
+var _ Admin = (*redisAdmin)(nil)
+
+func (a *redisAdmin) Do(ctx context.Context, args ...any) (any, error) {
+	v, err := a.c.Do(ctx, args...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", args[0:min(2, len(args))], err)
+	}
+	return v, nil
+}
+
+func (a *redisAdmin) Close() error { return a.c.Close() }
+
+// doString runs a command whose reply is a bulk string.
+func doString(ctx context.Context, a Admin, args ...any) (string, error) {
+	v, err := a.Do(ctx, args...)
+	if err != nil {
+		return "", err
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("%v: unexpected reply %T", args[0], v)
+	}
+	return s, nil
+}

@@ -1,0 +1,156 @@
+package converge
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/redis-gitops/redis-gitops/reconcile/topology"
+)
+
+// Options for Converge.
+type Options struct {
+	// DryRun plans once and executes nothing (drift: report, plans).
+	DryRun bool
+	// MaxRounds bounds observe-plan-execute rounds (default 6).
+	MaxRounds int
+	// Settle bounds the wait, after each round, for every node to agree on
+	// the slot owners and report cluster_state:ok (default 60 s).
+	Settle time.Duration
+	Log    *slog.Logger
+}
+
+// Result is what Converge saw and did.
+type Result struct {
+	// Rounds holds each round's plan; the last has no actions when the
+	// cluster converged.
+	Rounds   []topology.Plan
+	Final    *topology.Observed
+	Executed []topology.Action
+}
+
+// Plan is the last round's plan.
+func (r Result) Plan() topology.Plan {
+	if len(r.Rounds) == 0 {
+		return topology.Plan{}
+	}
+	return r.Rounds[len(r.Rounds)-1]
+}
+
+// Converge observes, plans and executes until the plan is empty and the
+// cluster is healthy, or the rounds run out.
+func Converge(ctx context.Context, ob *Observer, ex *Executor, t Target, d topology.Desired, opts Options) (Result, error) {
+	if opts.MaxRounds == 0 {
+		opts.MaxRounds = 6
+	}
+	if opts.Settle == 0 {
+		opts.Settle = 60 * time.Second
+	}
+	var res Result
+	for round := 0; round < opts.MaxRounds; round++ {
+		o, err := ob.Observe(ctx, t)
+		if err != nil {
+			return res, err
+		}
+		res.Final = o
+		plan := topology.PlanTopology(d, o)
+		res.Rounds = append(res.Rounds, plan)
+		if opts.Log != nil {
+			opts.Log.Info("topology plan", "cluster", t.Namespace+"/"+t.Name, "round", round+1, "actions", len(plan.Actions), "drift", len(plan.Drift), "blocked", plan.Blocked)
+			for _, d := range plan.Drift {
+				opts.Log.Info("topology drift", "cluster", t.Namespace+"/"+t.Name, "kind", d.Kind, "subject", d.Subject, "detail", d.Detail)
+			}
+		}
+		if opts.DryRun {
+			return res, nil
+		}
+		if len(plan.Actions) == 0 {
+			if plan.Blocked != "" {
+				return res, fmt.Errorf("%s/%s: %s", t.Namespace, t.Name, plan.Blocked)
+			}
+			if err := waitHealthy(ctx, ex, o, opts.Settle); err != nil {
+				return res, err
+			}
+			return res, nil
+		}
+		if err := ex.Run(ctx, o, plan.Actions); err != nil {
+			return res, err
+		}
+		res.Executed = append(res.Executed, plan.Actions...)
+		// Let gossip spread what was done before observing again.
+		if err := waitHealthy(ctx, ex, o, opts.Settle); err != nil && opts.Log != nil {
+			opts.Log.Info("topology: not settled yet", "cluster", t.Namespace+"/"+t.Name, "err", err)
+		}
+	}
+	return res, fmt.Errorf("%s/%s: not converged after %d rounds; last plan: %s", t.Namespace, t.Name, opts.MaxRounds, summary(res.Plan()))
+}
+
+func summary(p topology.Plan) string {
+	var parts []string
+	for _, a := range p.Actions {
+		parts = append(parts, a.String())
+	}
+	if p.Blocked != "" {
+		parts = append(parts, "blocked: "+p.Blocked)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// waitHealthy waits until every observed node says cluster_state:ok and
+// all of them report the same slot owners, and every observed node at its
+// pod's current address.
+func waitHealthy(ctx context.Context, ex *Executor, o *topology.Observed, timeout time.Duration) error {
+	return waitFor(ctx, timeout, "cluster_state:ok with every node agreeing on slot owners and addresses", func() (bool, error) {
+		sig := ""
+		for i, id := range o.NodeIDs() {
+			n := o.Nodes[id]
+			var ok bool
+			var s string
+			err := ex.with(ctx, n, func(c Admin) error {
+				info, err := doString(ctx, c, "CLUSTER", "INFO")
+				if err != nil {
+					return err
+				}
+				ok = strings.Contains(info, "cluster_state:ok")
+				text, err := doString(ctx, c, "CLUSTER", "NODES")
+				if err != nil {
+					return err
+				}
+				s, err = signature(text, o)
+				return err
+			})
+			if err != nil || !ok {
+				return false, err
+			}
+			if i == 0 {
+				sig = s
+			} else if s != sig {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
+
+// signature is redis-cli's join check (node IDs with their slots), plus
+// the address of every observed node, which must be its pod's.
+func signature(text string, o *topology.Observed) (string, error) {
+	nodes, err := topology.ParseClusterNodes(text)
+	if err != nil {
+		return "", err
+	}
+	var parts []string
+	for _, n := range nodes {
+		if obs, ok := o.Nodes[n.ID]; ok && n.IP != obs.Pod.IP {
+			return "", fmt.Errorf("a node knows %s at %s, its pod is at %s", obs.Pod.Name, n.IP, obs.Pod.IP)
+		}
+		if len(n.Slots) > 0 {
+			parts = append(parts, fmt.Sprintf("%s:%v", n.ID, n.Slots))
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ","), nil
+}

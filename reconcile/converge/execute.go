@@ -1,0 +1,187 @@
+package converge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis-gitops/redis-gitops/reconcile/topology"
+)
+
+// Executor runs a plan's actions against the nodes of one observation.
+type Executor struct {
+	Dial Dialer
+	// Password is sent with MIGRATE's AUTH; never logged.
+	Password string
+	// KeysPerBatch is the number of keys per MIGRATE (default 1000).
+	KeysPerBatch int
+	Port         int
+	Log          *slog.Logger
+}
+
+// waitStep bounds each wait for gossip (a node learning a peer, a
+// failover completing).
+const waitStep = 30 * time.Second
+
+func (e *Executor) addr(n *topology.Node) string {
+	return net.JoinHostPort(n.Pod.IP, strconv.Itoa(e.Port))
+}
+
+func (e *Executor) with(ctx context.Context, n *topology.Node, f func(Admin) error) error {
+	a := e.Dial(e.addr(n))
+	defer a.Close()
+	return f(a)
+}
+
+// Run executes the actions in order. It stops at the first error: the
+// next pass observes again and plans from what is.
+func (e *Executor) Run(ctx context.Context, o *topology.Observed, actions []topology.Action) error {
+	for _, a := range actions {
+		if e.Log != nil {
+			e.Log.Info("topology", "action", a.String())
+		}
+		if err := e.run(ctx, o, a); err != nil {
+			return fmt.Errorf("%s: %w", a.String(), err)
+		}
+	}
+	return nil
+}
+
+func (e *Executor) run(ctx context.Context, o *topology.Observed, a topology.Action) error {
+	n := o.Nodes[a.Node]
+	if n == nil && a.Kind != topology.Forget {
+		return fmt.Errorf("node %s was not observed", a.Node)
+	}
+	switch a.Kind {
+	case topology.SetConfigEpoch:
+		return e.with(ctx, n, func(c Admin) error {
+			_, err := c.Do(ctx, "CLUSTER", "SET-CONFIG-EPOCH", a.Epoch)
+			// Accepted only on a node that knows no peer and has epoch 0; a
+			// resumed bootstrap finds it already set, which is fine.
+			if err != nil && strings.Contains(err.Error(), "config epoch") {
+				return nil
+			}
+			return err
+		})
+	case topology.Meet:
+		ip, port, bus, err := splitAddr(a.Addr)
+		if err != nil {
+			return err
+		}
+		return e.with(ctx, n, func(c Admin) error {
+			_, err := c.Do(ctx, "CLUSTER", "MEET", ip, port, bus)
+			return err
+		})
+	case topology.AddSlots:
+		args := []any{"CLUSTER", "ADDSLOTSRANGE"}
+		for _, r := range a.Slots {
+			args = append(args, r.Start, r.End)
+		}
+		return e.with(ctx, n, func(c Admin) error {
+			_, err := c.Do(ctx, args...)
+			return err
+		})
+	case topology.Replicate:
+		return e.with(ctx, n, func(c Admin) error {
+			// A node can only follow a master it knows: wait for gossip.
+			if err := waitFor(ctx, waitStep, "the replica to learn its master", func() (bool, error) {
+				return knowsMaster(ctx, c, a.Target)
+			}); err != nil {
+				return err
+			}
+			_, err := c.Do(ctx, "CLUSTER", "REPLICATE", a.Target)
+			return err
+		})
+	case topology.Failover:
+		return e.with(ctx, n, func(c Admin) error {
+			if _, err := c.Do(ctx, "CLUSTER", "FAILOVER"); err != nil {
+				return err
+			}
+			return waitFor(ctx, waitStep, "the planned failover", func() (bool, error) {
+				info, err := doString(ctx, c, "INFO", "replication")
+				return strings.Contains(info, "role:master"), err
+			})
+		})
+	case topology.Forget:
+		// FORGET bans the ID for 60 s on each node that ran it; every node
+		// must run it within that window or gossip brings the node back.
+		var errs []error
+		for _, id := range o.NodeIDs() {
+			if id == a.Target {
+				continue
+			}
+			errs = append(errs, e.with(ctx, o.Nodes[id], func(c Admin) error {
+				_, err := c.Do(ctx, "CLUSTER", "FORGET", a.Target)
+				if err != nil && strings.Contains(err.Error(), "Unknown node") {
+					return nil
+				}
+				return err
+			}))
+		}
+		return errors.Join(errs...)
+	case topology.FixOpenSlot:
+		return e.fixOpenSlot(ctx, o, a)
+	}
+	return fmt.Errorf("unknown action %q", a.Kind)
+}
+
+func splitAddr(addr string) (ip string, port, bus int, err error) {
+	hostport, busStr, ok := strings.Cut(addr, "@")
+	host, portStr, err := net.SplitHostPort(hostport)
+	if err != nil || !ok {
+		return "", 0, 0, fmt.Errorf("bad address %q", addr)
+	}
+	port, err1 := strconv.Atoi(portStr)
+	bus, err2 := strconv.Atoi(busStr)
+	if err1 != nil || err2 != nil {
+		return "", 0, 0, fmt.Errorf("bad address %q", addr)
+	}
+	return host, port, bus, nil
+}
+
+// knowsMaster: the node's table has id as a master, past the handshake.
+func knowsMaster(ctx context.Context, c Admin, id string) (bool, error) {
+	text, err := doString(ctx, c, "CLUSTER", "NODES")
+	if err != nil {
+		return false, err
+	}
+	nodes, err := topology.ParseClusterNodes(text)
+	if err != nil {
+		return false, err
+	}
+	for _, n := range nodes {
+		if n.ID == id {
+			return n.Has("master") && !n.Has("handshake"), nil
+		}
+	}
+	return false, nil
+}
+
+// waitFor polls cond until it holds, with a deadline and a clear error.
+func waitFor(ctx context.Context, timeout time.Duration, what string, cond func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	var last error
+	for {
+		ok, err := cond()
+		if ok {
+			return nil
+		}
+		last = err
+		if time.Now().After(deadline) {
+			if last != nil {
+				return fmt.Errorf("waiting for %s: not done after %s: %w", what, timeout, last)
+			}
+			return fmt.Errorf("waiting for %s: not done after %s", what, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package converge
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/redis-gitops/redis-gitops/reconcile/topology"
+)
+
+// Target names one cluster's pods and how to read their failure domains.
+type Target struct {
+	Namespace string
+	// Name is the StatefulSet's name; pods are <name>-<ordinal>.
+	Name string
+	// Selector finds the cluster's pods.
+	Selector    string
+	TopologyKey string // node label of the failure domain
+	ZoneKey     string // optional wider domain
+	Port        int
+}
+
+// Observer reads pods and nodes from Kubernetes and CLUSTER NODES, INFO
+// replication and DBSIZE from every pod's Redis.
+type Observer struct {
+	Client kubernetes.Interface
+	Dial   Dialer
+}
+
+// Pods lists the cluster's pods with their failure domains.
+func (ob *Observer) Pods(ctx context.Context, t Target) ([]topology.Pod, error) {
+	list, err := ob.Client.CoreV1().Pods(t.Namespace).List(ctx, metav1.ListOptions{LabelSelector: t.Selector})
+	if err != nil {
+		return nil, fmt.Errorf("list pods of %s/%s: %w", t.Namespace, t.Name, err)
+	}
+	nodes := map[string]*corev1.Node{}
+	var pods []topology.Pod
+	for _, p := range list.Items {
+		ord, ok := ordinal(p.Name, t.Name)
+		if !ok || p.DeletionTimestamp != nil {
+			continue
+		}
+		tp := topology.Pod{Name: p.Name, Ordinal: ord, Node: p.Spec.NodeName}
+		if p.Status.Phase == corev1.PodRunning {
+			tp.IP = p.Status.PodIP
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				tp.Ready = true
+			}
+		}
+		if tp.Node != "" {
+			n, seen := nodes[tp.Node]
+			if !seen {
+				n, err = ob.Client.CoreV1().Nodes().Get(ctx, tp.Node, metav1.GetOptions{})
+				if err != nil {
+					n = nil // a deleted node has no labels; the pod still counts
+				}
+				nodes[tp.Node] = n
+			}
+			if n != nil {
+				tp.Domain = n.Labels[t.TopologyKey]
+				if t.ZoneKey != "" {
+					tp.Zone = n.Labels[t.ZoneKey]
+				}
+			}
+			if tp.Domain == "" {
+				tp.Domain = tp.Node
+			}
+		}
+		pods = append(pods, tp)
+	}
+	sort.Slice(pods, func(i, j int) bool { return pods[i].Ordinal < pods[j].Ordinal })
+	return pods, nil
+}
+
+func ordinal(pod, sts string) (int, bool) {
+	rest, ok := strings.CutPrefix(pod, sts+"-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	return n, err == nil
+}
+
+// Observe asks every running pod's Redis, eight at a time.
+func (ob *Observer) Observe(ctx context.Context, t Target) (*topology.Observed, error) {
+	pods, err := ob.Pods(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	replies := make([]topology.Reply, len(pods))
+	asked := make([]bool, len(pods))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, p := range pods {
+		if p.IP == "" {
+			continue
+		}
+		asked[i] = true
+		g.Go(func() error {
+			replies[i] = ob.ask(gctx, net.JoinHostPort(p.IP, strconv.Itoa(t.Port)))
+			return nil
+		})
+	}
+	_ = g.Wait()
+	byPod := map[string]topology.Reply{}
+	for i, p := range pods {
+		if asked[i] {
+			byPod[p.Name] = replies[i]
+		}
+	}
+	return topology.Observe(pods, byPod)
+}
+
+func (ob *Observer) ask(ctx context.Context, addr string) topology.Reply {
+	a := ob.Dial(addr)
+	defer a.Close()
+	var r topology.Reply
+	if r.ClusterNodes, r.Err = doString(ctx, a, "CLUSTER", "NODES"); r.Err != nil {
+		return r
+	}
+	if r.Replication, r.Err = doString(ctx, a, "INFO", "replication"); r.Err != nil {
+		return r
+	}
+	v, err := a.Do(ctx, "DBSIZE")
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	r.Keys, _ = v.(int64)
+	return r
+}

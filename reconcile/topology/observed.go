@@ -1,0 +1,196 @@
+package topology
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Reply is what one pod's Redis answered: CLUSTER NODES, INFO replication
+// and DBSIZE. Err is set when the pod could not be asked.
+type Reply struct {
+	ClusterNodes string
+	Replication  string // INFO replication
+	Keys         int64  // DBSIZE
+	Err          error
+}
+
+// Node is one Redis node of the observed cluster: a pod that answered.
+type Node struct {
+	ID   string
+	Pod  Pod
+	Self ClusterNode // its own line of CLUSTER NODES
+	// View is the node's whole CLUSTER NODES: what it believes of the others.
+	View []ClusterNode
+	Keys int64
+	// MasterLinkUp is INFO replication's master_link_status:up (replicas).
+	MasterLinkUp bool
+}
+
+// IsMaster tells whether the node says it is a master.
+func (n *Node) IsMaster() bool { return n.Self.Has("master") }
+
+// SlotCount is how many slots the node says it owns.
+func (n *Node) SlotCount() int {
+	c := 0
+	for _, r := range n.Self.Slots {
+		c += r.Len()
+	}
+	return c
+}
+
+// Empty: no slots, no keys, no peer known. Only such a node may be
+// bootstrapped or given fresh slots (invariant 2).
+func (n *Node) Empty() bool {
+	return n.Keys == 0 && n.SlotCount() == 0 && len(n.View) <= 1 && n.Self.ConfigEpoch == 0
+}
+
+// Observed is the live cluster: every pod, and every node that answered.
+type Observed struct {
+	Pods []Pod
+	// Nodes by ID, for the pods that answered.
+	Nodes map[string]*Node
+	// ByPod maps a pod name to its node ID.
+	ByPod map[string]string
+	// Unreachable maps a pod name to why it could not be observed.
+	Unreachable map[string]string
+}
+
+// Observe builds the model from pods and their replies (keyed by pod name).
+func Observe(pods []Pod, replies map[string]Reply) (*Observed, error) {
+	o := &Observed{Pods: pods, Nodes: map[string]*Node{}, ByPod: map[string]string{}, Unreachable: map[string]string{}}
+	for _, p := range pods {
+		r, ok := replies[p.Name]
+		switch {
+		case !ok:
+			o.Unreachable[p.Name] = "not asked (no pod IP or not running)"
+			continue
+		case r.Err != nil:
+			o.Unreachable[p.Name] = r.Err.Error()
+			continue
+		}
+		view, err := ParseClusterNodes(r.ClusterNodes)
+		if err != nil {
+			return nil, fmt.Errorf("pod %s: cluster nodes: %w", p.Name, err)
+		}
+		self, ok := Myself(view)
+		if !ok {
+			return nil, fmt.Errorf("pod %s: cluster nodes has no myself line", p.Name)
+		}
+		if other, dup := o.Nodes[self.ID]; dup {
+			return nil, fmt.Errorf("pods %s and %s report the same node ID %s: refusing to act on a cloned nodes.conf", other.Pod.Name, p.Name, self.ID)
+		}
+		o.Nodes[self.ID] = &Node{ID: self.ID, Pod: p, Self: self, View: view, Keys: r.Keys,
+			MasterLinkUp: infoField(r.Replication, "master_link_status") == "up"}
+		o.ByPod[p.Name] = self.ID
+	}
+	return o, nil
+}
+
+// infoField reads one "key:value" line of an INFO reply.
+func infoField(info, key string) string {
+	for _, line := range strings.Split(info, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// NodeIDs returns the observed node IDs, sorted by pod ordinal.
+func (o *Observed) NodeIDs() []string {
+	ids := make([]string, 0, len(o.Nodes))
+	for id := range o.Nodes {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return o.Nodes[ids[i]].Pod.Ordinal < o.Nodes[ids[j]].Pod.Ordinal })
+	return ids
+}
+
+// Formed: some node owns slots or knows a peer, so the cluster exists.
+func (o *Observed) Formed() bool {
+	for _, n := range o.Nodes {
+		if !n.Empty() {
+			return true
+		}
+	}
+	return false
+}
+
+// Current is the role layout by pod name, for placement.
+func (o *Observed) Current() Current {
+	cur := Current{Masters: map[string]int{}, ReplicaOf: map[string]string{}}
+	for _, n := range o.Nodes {
+		switch {
+		case n.IsMaster() && (n.SlotCount() > 0 || n.Keys > 0):
+			cur.Masters[n.Pod.Name] = n.SlotCount()
+		case n.Self.Has("slave") && n.Self.MasterID != "":
+			if m, ok := o.Nodes[n.Self.MasterID]; ok {
+				cur.ReplicaOf[n.Pod.Name] = m.Pod.Name
+			}
+		}
+	}
+	return cur
+}
+
+// Owners maps each slot to the node that claims it, from the majority of
+// views that know an owner (views can disagree while gossip spreads).
+func (o *Observed) Owners() [SlotCount]string {
+	var owners [SlotCount]string
+	votes := map[int]map[string]int{}
+	for _, n := range o.Nodes {
+		for _, peer := range n.View {
+			for _, r := range peer.Slots {
+				for s := r.Start; s <= r.End; s++ {
+					if votes[s] == nil {
+						votes[s] = map[string]int{}
+					}
+					votes[s][peer.ID]++
+				}
+			}
+		}
+	}
+	for s, v := range votes {
+		best, bestN := "", 0
+		for id, c := range v {
+			if c > bestN || (c == bestN && id < best) {
+				best, bestN = id, c
+			}
+		}
+		owners[s] = best
+	}
+	return owners
+}
+
+// formatRanges prints slot ranges as "0-5460,5461-10922".
+func formatRanges(rs []SlotRange) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		if r.Start == r.End {
+			parts[i] = strconv.Itoa(r.Start)
+		} else {
+			parts[i] = fmt.Sprintf("%d-%d", r.Start, r.End)
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// SplitSlots divides the 16384 slots into n contiguous ranges the way
+// redis-cli does: shard i gets its share, the last takes the rest.
+func SplitSlots(n int) []SlotRange {
+	out := make([]SlotRange, n)
+	per := float64(SlotCount) / float64(n)
+	cursor := 0.0
+	first := 0
+	for i := range n {
+		last := int(cursor + per - 1 + 0.5)
+		if i == n-1 {
+			last = SlotCount - 1
+		}
+		out[i] = SlotRange{Start: first, End: last}
+		first = last + 1
+		cursor += per
+	}
+	return out
+}

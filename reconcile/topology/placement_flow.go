@@ -1,0 +1,154 @@
+package topology
+
+// The placement is a few small assignment problems (which pods hold which
+// shard's data, which replica follows which master); a min-cost flow solves
+// each exactly. Costs are vectors compared tier by tier, so that no number of
+// lesser costs ever outweighs one greater: no weights to tune.
+
+// tier is one component of a placement cost, most important first.
+type tier int
+
+const (
+	tierQuota         tier = iota // -1 per replica within a master's even share
+	tierDomain                    // a replica in its master's failure domain
+	tierZone                      // a replica in its master's zone
+	tierZoneSpread                // how unevenly masters spread over zones
+	tierDomainSpread              // how unevenly masters spread over domains
+	tierSlots                     // slots whose data must move to another master
+	tierShards                    // current shards left with no master
+	tierNotReady                  // new masters on pods that are not Ready
+	tierResync                    // pods whose data is thrown away: a full resync
+	tierFailover                  // replicas promoted in place of their master
+	tierReplicaZone               // pairs of replicas of one master in one zone
+	tierReplicaDomain             // pairs of replicas of one master in one domain
+	numTiers
+)
+
+// firstStability is the first tier that is about change rather than rules.
+const firstStability = tierSlots
+
+// cost is compared lexicographically, tier by tier.
+type cost [numTiers]int64
+
+func costOf(t tier, n int64) cost {
+	var c cost
+	c[t] = n
+	return c
+}
+
+func (a cost) plus(b cost) cost {
+	for i := range a {
+		a[i] += b[i]
+	}
+	return a
+}
+
+func (a cost) minus(b cost) cost { return a.plus(b.times(-1)) }
+
+func (a cost) times(n int64) cost {
+	for i := range a {
+		a[i] *= n
+	}
+	return a
+}
+
+func (a cost) less(b cost) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}
+
+// before keeps the tiers before t and zeroes the rest.
+func (a cost) before(t tier) cost {
+	for i := t; i < numTiers; i++ {
+		a[i] = 0
+	}
+	return a
+}
+
+type flowEdge struct {
+	to, cap int
+	cost    cost
+}
+
+// flowNet is a flow network; edge i and i^1 are an edge and its residual.
+type flowNet struct {
+	edges []flowEdge
+	out   [][]int
+}
+
+func (f *flowNet) node() int {
+	f.out = append(f.out, nil)
+	return len(f.out) - 1
+}
+
+// edge adds an edge and returns its index, for flow.
+func (f *flowNet) edge(from, to, capacity int, c cost) int {
+	i := len(f.edges)
+	f.edges = append(f.edges, flowEdge{to: to, cap: capacity, cost: c}, flowEdge{to: from, cost: c.times(-1)})
+	f.out[from] = append(f.out[from], i)
+	f.out[to] = append(f.out[to], i+1)
+	return i
+}
+
+// flow is what runs through edge i.
+func (f *flowNet) flow(i int) int { return f.edges[i^1].cap }
+
+// minCostFlow sends as much as it can from s to t, at the least total cost:
+// successive shortest paths, found by Bellman-Ford in queue form because
+// costs may be negative. The networks here are acyclic with no negative
+// cycle, which every augmentation along a shortest path preserves. The
+// order of edges is fixed, so the result is too.
+func (f *flowNet) minCostFlow(s, t int) (int, cost) {
+	n := len(f.out)
+	dist := make([]cost, n)
+	via := make([]int, n)
+	reached := make([]bool, n)
+	queued := make([]bool, n)
+	var total cost
+	sent := 0
+	for {
+		clear(reached)
+		reached[s] = true
+		dist[s] = cost{}
+		queue := []int{s}
+		queued[s] = true
+		for head := 0; head < len(queue); head++ {
+			u := queue[head]
+			queued[u] = false
+			for _, i := range f.out[u] {
+				e := f.edges[i]
+				if e.cap == 0 {
+					continue
+				}
+				d := dist[u].plus(e.cost)
+				if reached[e.to] && !d.less(dist[e.to]) {
+					continue
+				}
+				reached[e.to], dist[e.to], via[e.to] = true, d, i
+				if !queued[e.to] {
+					queued[e.to] = true
+					queue = append(queue, e.to)
+				}
+			}
+		}
+		if !reached[t] {
+			return sent, total
+		}
+		push := -1
+		for v := t; v != s; v = f.edges[via[v]^1].to {
+			if c := f.edges[via[v]].cap; push < 0 || c < push {
+				push = c
+			}
+		}
+		for v := t; v != s; v = f.edges[via[v]^1].to {
+			f.edges[via[v]].cap -= push
+			f.edges[via[v]^1].cap += push
+		}
+		sent += push
+		total = total.plus(dist[t].times(int64(push)))
+	}
+}

@@ -1,0 +1,99 @@
+package topology
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// cluster builds an Observed from pods (name@ip on node) and each pod's
+// CLUSTER NODES, as if every pod answered.
+func observed(t *testing.T, pods []Pod, views map[string]string, keys map[string]int64) *Observed {
+	t.Helper()
+	replies := map[string]Reply{}
+	for _, p := range pods {
+		replies[p.Name] = Reply{ClusterNodes: views[p.Name], Keys: keys[p.Name], Replication: "master_link_status:up"}
+	}
+	o, err := Observe(pods, replies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func id(n int) string { return fmt.Sprintf("%040d", n) }
+
+// line renders one CLUSTER NODES line for node n.
+func line(n int, ip string, flags string, master int, slots string) string {
+	m := "-"
+	if master > 0 {
+		m = id(master)
+	}
+	return strings.TrimSpace(fmt.Sprintf("%s %s:6379@16379 %s %s 0 0 1 connected %s", id(n), ip, flags, m, slots))
+}
+
+func podsOn(nodes ...string) []Pod {
+	var out []Pod
+	for i, n := range nodes {
+		out = append(out, Pod{Name: fmt.Sprintf("cache-%d", i), Ordinal: i, IP: fmt.Sprintf("10.0.0.%d", i+1), Ready: true, Node: n, Domain: n})
+	}
+	return out
+}
+
+// healthy is a converged 3x1 cluster on nodes a, b, c: masters 1-3 on
+// pods 0-2, replicas 4-6 on pods 3-5 following masters 2, 3, 1.
+func healthy(viewer int, override map[int]string) string {
+	lines := []string{
+		line(1, "10.0.0.1", "master", 0, "0-5460"),
+		line(2, "10.0.0.2", "master", 0, "5461-10922"),
+		line(3, "10.0.0.3", "master", 0, "10923-16383"),
+		line(4, "10.0.0.4", "slave", 2, ""),
+		line(5, "10.0.0.5", "slave", 3, ""),
+		line(6, "10.0.0.6", "slave", 1, ""),
+	}
+	for n, l := range override {
+		lines[n-1] = l
+	}
+	lines[viewer-1] = strings.Replace(lines[viewer-1], " master ", " myself,master ", 1)
+	lines[viewer-1] = strings.Replace(lines[viewer-1], " slave ", " myself,slave ", 1)
+	return strings.Join(lines, "\n") + "\n"
+}
+
+func kinds(p Plan) []string {
+	var out []string
+	for _, a := range p.Actions {
+		out = append(out, string(a.Kind)+" "+a.Pod)
+	}
+	return out
+}
+
+func TestPlanHealthyClusterDoesNothing(t *testing.T) {
+	pods := podsOn("a", "b", "c", "a", "b", "c")
+	views := map[string]string{}
+	for i := range pods {
+		views[pods[i].Name] = healthy(i+1, nil)
+	}
+	p := PlanTopology(Desired{Masters: 3, ReplicasPerMaster: 1, ClientPort: 6379, BusPort: 16379}, observed(t, pods, views, nil))
+	if len(p.Actions) != 0 || p.Blocked != "" {
+		t.Errorf("healthy cluster: actions %v blocked %q, want none", kinds(p), p.Blocked)
+	}
+}
+
+func TestPlanForgetsNodeGoneForGood(t *testing.T) {
+	pods := podsOn("a", "b", "c", "a", "b", "c")
+	// Pod cache-5 lost its PVC: it runs a new node 7, and everyone still
+	// knows the old node 6 as failed.
+	views := map[string]string{}
+	failed := line(6, "10.0.0.9", "slave,fail", 1, "")
+	for i := 0; i < 5; i++ {
+		views[pods[i].Name] = healthy(i+1, map[int]string{6: failed})
+	}
+	views["cache-5"] = line(7, "10.0.0.6", "myself,master", 0, "") + "\n"
+	p := PlanTopology(Desired{Masters: 3, ReplicasPerMaster: 1, ClientPort: 6379, BusPort: 16379}, observed(t, pods, views, nil))
+	got := strings.Join(kinds(p), ", ")
+	for _, want := range []string{"meet cache-", "replicate cache-5", "forget "} {
+		if !strings.Contains(got, want) {
+			t.Errorf("plan %q lacks %q", got, want)
+		}
+	}
+}
