@@ -85,12 +85,12 @@ func (h *harness) exec(pod string, cmd ...string) string {
 func (h *harness) check() {
 	h.t.Helper()
 	pods := h.pods()
-	var any corev1.Pod
+	var first corev1.Pod
 	for _, p := range pods {
-		any = p
+		first = p
 		break
 	}
-	out := h.exec(any.Name, "redis-cli", "--cluster", "check", any.Status.PodIP+":6379")
+	out := h.exec(first.Name, "redis-cli", "--cluster", "check", first.Status.PodIP+":6379")
 	for _, want := range []string{"[OK] All nodes agree about slots configuration.", "[OK] All 16384 slots covered."} {
 		if !strings.Contains(out, want) {
 			h.t.Fatalf("cluster check lacks %q:\n%s", want, out)
@@ -103,7 +103,7 @@ func (h *harness) check() {
 	for _, p := range pods {
 		nodeOf[p.Status.PodIP] = p.Spec.NodeName
 	}
-	nodes, err := topology.ParseClusterNodes(h.exec(any.Name, "redis-cli", "cluster", "nodes"))
+	nodes, err := topology.ParseClusterNodes(h.exec(first.Name, "redis-cli", "cluster", "nodes"))
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func (h *harness) check() {
 		}
 	}
 	if masters != 3 || replicas != 3 {
-		h.t.Errorf("roles: %d masters, %d replicas; want 3 and 3\n%s", masters, replicas, h.exec(any.Name, "redis-cli", "cluster", "nodes"))
+		h.t.Errorf("roles: %d masters, %d replicas; want 3 and 3\n%s", masters, replicas, h.exec(first.Name, "redis-cli", "cluster", "nodes"))
 	}
 }
 

@@ -153,3 +153,14 @@ func Eventually(t testing.TB, timeout time.Duration, what string, f func() error
 	}
 	t.Fatalf("%s: not true after %s: %v", what, timeout, err)
 }
+
+// Sandbox runs bin/sandbox against the test binary's sandbox (node kill,
+// start, partition, heal; pod kill).
+func Sandbox(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := run(filepath.Join(binDir, "sandbox"), append(args, "--dir", dir)...)
+	if err != nil {
+		t.Fatalf("sandbox %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}

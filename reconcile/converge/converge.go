@@ -103,7 +103,7 @@ func summary(p topology.Plan) string {
 // all of them report the same slot owners, and every observed node at its
 // pod's current address.
 func waitHealthy(ctx context.Context, ex *Executor, o *topology.Observed, timeout time.Duration) error {
-	return waitFor(ctx, timeout, "cluster_state:ok with every node agreeing on slot owners and addresses", func() (bool, error) {
+	return waitFor(ctx, timeout, "cluster_state:ok, every replica linked, every node agreeing on slot owners and addresses", func() (bool, error) {
 		sig := ""
 		for i, id := range o.NodeIDs() {
 			n := o.Nodes[id]
@@ -115,6 +115,16 @@ func waitHealthy(ctx context.Context, ex *Executor, o *topology.Observed, timeou
 					return err
 				}
 				ok = strings.Contains(info, "cluster_state:ok")
+				// A replica that has not finished its first sync cannot take
+				// over if its master dies (its data would be too old), so a
+				// cluster is settled only once every replica is linked.
+				repl, err := doString(ctx, c, "INFO", "replication")
+				if err != nil {
+					return err
+				}
+				if strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up") {
+					ok = false
+				}
 				text, err := doString(ctx, c, "CLUSTER", "NODES")
 				if err != nil {
 					return err

@@ -328,7 +328,7 @@ func planFormed(d Desired, o *Observed, want int, p Plan) Plan {
 			cur := o.Nodes[n.Self.MasterID]
 			if cur != nil && !desiredMaster[cur.Pod.Name] && n.MasterLinkUp {
 				p.Actions = append(p.Actions, Action{Kind: Failover, Pod: podName, Node: id, Target: cur.ID, TargetPod: cur.Pod.Name,
-					Reason: fmt.Sprintf("%s shares a failure domain with its replica; swap roles with a planned failover", cur.Pod.Name)})
+					Reason: fmt.Sprintf("placement wants this shard's master on %s (domain %s), not on %s (domain %s): swap roles with a planned failover", podName, n.Pod.Domain, cur.Pod.Name, cur.Pod.Domain)})
 				p.Drift = append(p.Drift, Drift{Kind: DriftRole, Subject: podName, Detail: "should be a master: " + cur.Pod.Name + " took over in a failover"})
 				failingOver[podName], failingOver[cur.Pod.Name] = true, true
 			}
