@@ -55,9 +55,22 @@ test-fuzz:
 test-sandbox:
 	cd sandbox && SANDBOX_BIN=$(BIN) $(GO) test -p 1 -timeout 25m ./...
 
-## demo: a sandbox with 3 nodes, and the blog walkthrough's StatefulSet timed on it.
+## demo: a 3-node sandbox, the minimal example applied and converged, a key written and read back.
 demo: deps build
-	$(BIN)/sandbox up --dir $(SANDBOX_DIR) --nodes 3 --measure
+	@if $(BIN)/sandbox status --dir $(SANDBOX_DIR) >/dev/null 2>&1; then \
+	  echo "a demo sandbox already runs in $(SANDBOX_DIR): use it (KUBECONFIG=$(SANDBOX_DIR)/kubeconfig), or 'make demo-down' first"; exit 1; fi
+	$(BIN)/sandbox up --dir $(SANDBOX_DIR) --nodes 3
+	@echo "==> applying examples/minimal and forming the Redis Cluster (placement per Kubernetes node)"
+	$(BIN)/redis-gitops reconcile --once --kubeconfig $(SANDBOX_DIR)/kubeconfig --path examples/minimal
+	$(BIN)/redis-gitops status --kubeconfig $(SANDBOX_DIR)/kubeconfig default/cache
+	@echo "==> cluster info, then a key written through one pod and read through another"
+	$(BIN)/kubectl --kubeconfig $(SANDBOX_DIR)/kubeconfig exec cache-0 -- redis-cli cluster info | head -3
+	$(BIN)/kubectl --kubeconfig $(SANDBOX_DIR)/kubeconfig exec cache-0 -- redis-cli -c set hello world
+	$(BIN)/kubectl --kubeconfig $(SANDBOX_DIR)/kubeconfig exec cache-1 -- redis-cli -c get hello
+	@echo
+	@echo "Try next: edit examples/minimal/cluster.yaml and run 'bin/redis-gitops reconcile --once --kubeconfig $(SANDBOX_DIR)/kubeconfig --path examples/minimal';"
+	@echo "          'bin/sandbox node kill sandbox-node-a --dir $(SANDBOX_DIR)', then reconcile again and 'bin/redis-gitops status default/cache'."
+	@echo "Stop: make demo-down (leaves nothing behind)."
 
 demo-down:
 	$(BIN)/sandbox down --dir $(SANDBOX_DIR)

@@ -2,6 +2,7 @@ package render
 
 import (
 	"maps"
+	"strconv"
 
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -26,6 +27,28 @@ const (
 	// "node" (pods, StatefulSet, headless Service, PDB, PVCs) or "client".
 	LabelComponent = "app.kubernetes.io/component"
 )
+
+// Annotations on the StatefulSet that record the desired topology, so that
+// `redis-gitops status` can judge a live cluster without its Git repo.
+const (
+	AnnotationMasters     = "redis-gitops.dev/masters"
+	AnnotationReplicas    = "redis-gitops.dev/replicas-per-master"
+	AnnotationTopologyKey = "redis-gitops.dev/topology-key"
+	AnnotationZoneKey     = "redis-gitops.dev/zone-key"
+)
+
+// TopologyAnnotations are the StatefulSet's desired-topology annotations.
+func TopologyAnnotations(c *spec.RedisCluster) map[string]string {
+	a := map[string]string{
+		AnnotationMasters:     strconv.Itoa(c.Spec.Masters),
+		AnnotationReplicas:    strconv.Itoa(c.Spec.Replicas()),
+		AnnotationTopologyKey: c.Spec.Placement.TopologyKey,
+	}
+	if c.Spec.Placement.ZoneKey != "" {
+		a[AnnotationZoneKey] = c.Spec.Placement.ZoneKey
+	}
+	return a
+}
 
 // AnnotationConfigHash on the pod template is the SHA-256 of the rendered
 // redis.conf: a configuration change is a template change, which the

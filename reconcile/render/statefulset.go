@@ -57,6 +57,7 @@ func statefulSet(c *spec.RedisCluster, conf string) (*appsv1ac.StatefulSetApplyC
 	return appsv1ac.StatefulSet(name, c.Metadata.Namespace).
 		WithLabels(objectLabels(c, componentNode)).
 		WithAnnotations(objectAnnotations(c)).
+		WithAnnotations(TopologyAnnotations(c)).
 		WithSpec(appsv1ac.StatefulSetSpec().
 			WithReplicas(replicas).
 			WithServiceName(HeadlessServiceName(name)).
