@@ -39,18 +39,21 @@ type Placement struct {
 var ErrTooFewPods = errors.New("fewer pods than masters")
 
 // Place gives every pod a role: masters × replicasPerMaster over pods, each
-// replica on another failure domain (Pod.Domain; and Pod.Zone when
-// zoneAware) than its master, masters spread evenly over domains (zones
-// first). Where the pods allow no such placement it returns the best one and
-// says why in Degraded.
+// replica on another failure domain (Pod.Domain, else Pod.Node; and Pod.Zone
+// when zoneAware) than its master, masters spread evenly over zones, then
+// domains. Where the pods allow no such placement it returns the best one
+// and says why in Degraded. The pods beyond masters × (1 + replicasPerMaster)
+// by ordinal are Spare; with fewer pods, each master gets an even share.
 //
 // It is stable: a current master stays a master and a current replica stays
-// with its master's data unless the rules demand otherwise and the pods
-// allow it, because each move costs a failover or a full resync. Data comes
-// first: slots that would have to move, then shards that would lose their
-// master, then new masters on pods that are not Ready, then resyncs, then
-// failovers. Pods that are not Ready still get a role. Same input, same
-// output: nothing depends on the order of pods or of map iteration.
+// with its master's data unless a rule demands otherwise and the pods allow
+// it, because each move costs a failover or a full resync. Each concern
+// comes before the next: the rules; then slots that would have to move,
+// shards that would lose their master, new masters on pods that are not
+// Ready, replicas resynced, failovers; last, the replicas of one master
+// spread over zones and domains. Pods that are not Ready still get a role.
+// Same input, same output: nothing depends on the order of pods or of map
+// iteration.
 //
 // The error is ErrTooFewPods when there are fewer pods than masters.
 func Place(pods []Pod, masters, replicasPerMaster int, zoneAware bool, cur Current) (Placement, error) {
@@ -73,7 +76,7 @@ func Place(pods []Pod, masters, replicasPerMaster int, zoneAware bool, cur Curre
 	placed := sorted[:min(want, len(sorted))]
 
 	pr := newProblem(placed, masters, zoneAware, cur)
-	chosen, inherits, _ := pr.pickMasters(pr.chooseCounts())
+	chosen, inherits := pr.chooseMasters(pr.chooseCounts()).masters(len(placed))
 	pl := Placement{ReplicaOf: map[string]string{}}
 	for _, x := range chosen {
 		pl.Masters = append(pl.Masters, placed[x].Name)

@@ -9,7 +9,7 @@ package topology
 type tier int
 
 const (
-	tierQuota         tier = iota // -1 per replica within a master's even share
+	tierQuota         tier = iota // -1 per unit of a share every master must get
 	tierDomain                    // a replica in its master's failure domain
 	tierZone                      // a replica in its master's zone
 	tierZoneSpread                // how unevenly masters spread over zones
@@ -23,9 +23,6 @@ const (
 	tierReplicaDomain             // pairs of replicas of one master in one domain
 	numTiers
 )
-
-// firstStability is the first tier that is about change rather than rules.
-const firstStability = tierSlots
 
 // cost is compared lexicographically, tier by tier.
 type cost [numTiers]int64
@@ -61,14 +58,6 @@ func (a cost) less(b cost) bool {
 	return false
 }
 
-// before keeps the tiers before t and zeroes the rest.
-func (a cost) before(t tier) cost {
-	for i := t; i < numTiers; i++ {
-		a[i] = 0
-	}
-	return a
-}
-
 type flowEdge struct {
 	to, cap int
 	cost    cost
@@ -98,44 +87,15 @@ func (f *flowNet) edge(from, to, capacity int, c cost) int {
 func (f *flowNet) flow(i int) int { return f.edges[i^1].cap }
 
 // minCostFlow sends as much as it can from s to t, at the least total cost:
-// successive shortest paths, found by Bellman-Ford in queue form because
-// costs may be negative. The networks here are acyclic with no negative
+// successive shortest paths. The networks here are acyclic with no negative
 // cycle, which every augmentation along a shortest path preserves. The
 // order of edges is fixed, so the result is too.
 func (f *flowNet) minCostFlow(s, t int) (int, cost) {
-	n := len(f.out)
-	dist := make([]cost, n)
-	via := make([]int, n)
-	reached := make([]bool, n)
-	queued := make([]bool, n)
 	var total cost
 	sent := 0
 	for {
-		clear(reached)
-		reached[s] = true
-		dist[s] = cost{}
-		queue := []int{s}
-		queued[s] = true
-		for head := 0; head < len(queue); head++ {
-			u := queue[head]
-			queued[u] = false
-			for _, i := range f.out[u] {
-				e := f.edges[i]
-				if e.cap == 0 {
-					continue
-				}
-				d := dist[u].plus(e.cost)
-				if reached[e.to] && !d.less(dist[e.to]) {
-					continue
-				}
-				reached[e.to], dist[e.to], via[e.to] = true, d, i
-				if !queued[e.to] {
-					queued[e.to] = true
-					queue = append(queue, e.to)
-				}
-			}
-		}
-		if !reached[t] {
+		dist, via := f.shortest(s)
+		if via[t] < 0 {
 			return sent, total
 		}
 		push := -1
@@ -151,4 +111,39 @@ func (f *flowNet) minCostFlow(s, t int) (int, cost) {
 		sent += push
 		total = total.plus(dist[t].times(int64(push)))
 	}
+}
+
+// shortest finds the cheapest paths from s over edges with room left, with
+// the edge each node is reached by (-1: unreached; s: its own). Costs may be
+// negative, so Bellman-Ford in queue form.
+func (f *flowNet) shortest(s int) (dist []cost, via []int) {
+	n := len(f.out)
+	dist, via = make([]cost, n), make([]int, n)
+	for i := range via {
+		via[i] = -1
+	}
+	queued := make([]bool, n)
+	via[s] = s
+	queue := []int{s}
+	queued[s] = true
+	for head := 0; head < len(queue); head++ {
+		u := queue[head]
+		queued[u] = false
+		for _, i := range f.out[u] {
+			e := f.edges[i]
+			if e.cap == 0 {
+				continue
+			}
+			d := dist[u].plus(e.cost)
+			if via[e.to] >= 0 && !d.less(dist[e.to]) {
+				continue
+			}
+			dist[e.to], via[e.to] = d, i
+			if !queued[e.to] {
+				queued[e.to] = true
+				queue = append(queue, e.to)
+			}
+		}
+	}
+	return dist, via
 }

@@ -10,7 +10,7 @@ import (
 //  1. how many masters each class of pods gets (chooseCounts): pods of one
 //     class (same failure domain, same zone) are interchangeable for the
 //     rules, so the rules are a property of the counts alone;
-//  2. which pods of each class are the masters (pickMasters): those that keep
+//  2. which pods of each class are the masters (chooseMasters): those that keep
 //     a current shard's data in place;
 //  3. which master each other pod follows (assignReplicas).
 type problem struct {
@@ -31,6 +31,13 @@ type problem struct {
 
 	// The least Σ masters² per zone and per domain, by number of masters.
 	evenZones, evenDomains []int64
+
+	// The group of each class, for conflictFree; nil when it cannot tell.
+	group  []int
+	groups int
+
+	// Rule costs of the counts seen so far: walks cross the same ones often.
+	memoRules map[string]cost
 }
 
 // podClass is the pods of one failure domain and zone.
@@ -48,7 +55,8 @@ type shard struct {
 }
 
 func newProblem(pods []Pod, masters int, zoneAware bool, cur Current) *problem {
-	pr := &problem{pods: pods, zoneAware: zoneAware, masters: masters}
+	pr := &problem{pods: pods, zoneAware: zoneAware, masters: masters,
+		memoRules: map[string]cost{}}
 	replicas := len(pods) - masters
 	pr.floor, pr.ceil = replicas/masters, (replicas+masters-1)/masters
 
@@ -91,6 +99,7 @@ func newProblem(pods []Pod, masters int, zoneAware bool, cur Current) *problem {
 		}
 	}
 	pr.evenZones, pr.evenDomains = evenSpread(zoneSize, masters), evenSpread(domainSize, masters)
+	pr.groupClasses()
 
 	// Shards, by the name of their master, with the members among our pods.
 	pr.shardOf = make([]int, len(pods))
@@ -125,18 +134,10 @@ type counts []int
 
 // chooseCounts starts from the current masters (most slots first), adds any
 // missing ones where masters are fewest, then moves masters from class to
-// class while that lowers the cost. Two walks from there: one takes the
-// move that lowers the cost most, the other the move that lowers it while
-// keeping the most data in place; the better end wins. (Walking greedily on
-// the rules alone can end where a shard's data must move although another
-// way to the same rules keeps it.)
+// class while that lowers the cost.
 func (pr *problem) chooseCounts() counts {
-	start := pr.evaluate(pr.startCounts())
-	steep, gentle := pr.descend(start, false), pr.descend(start, true)
-	if gentle.total().less(steep.total()) {
-		return gentle.m
-	}
-	return steep.m
+	start := pr.startCounts()
+	return pr.descend(step{start, pr.rules(start), pr.chooseMasters(start).cost}).m
 }
 
 // step is a count vector and its cost.
@@ -147,26 +148,17 @@ type step struct {
 
 func (s step) total() cost { return s.rules.plus(s.stability) }
 
-func (pr *problem) evaluate(m counts) step {
-	return step{m, pr.rules(m), pr.stability(m)}
-}
-
-// preferred: the lower cost, or when gentle the lower cost in changes.
-func (s step) preferred(than step, gentle bool) bool {
-	if gentle && s.stability != than.stability {
-		return s.stability.less(than.stability)
-	}
-	return s.total().less(than.total())
-}
-
-// descend moves one master at a time while that lowers the cost, else two
-// at a time where the first move keeps more data in place and the second
-// mends the rules the first broke. The first in a fixed order wins ties.
-func (pr *problem) descend(at step, gentle bool) step {
+// descend moves one master at a time, the move that lowers the cost most,
+// while there is one. Else it tries two moves at a time where the first
+// keeps more data in place (or moves a master to or from pods not scheduled
+// yet, which count for no spread, so the cost is not convex that way) and
+// the second mends the rules the first broke. The first in a fixed order
+// wins ties.
+func (pr *problem) descend(at step) step {
 	for {
-		next, ok := pr.bestMove(at, at, gentle)
+		next, ok := pr.bestMove(at, at)
 		if !ok {
-			next, ok = pr.bestDetour(at, gentle)
+			next, ok = pr.bestDetour(at)
 		}
 		if !ok {
 			return at
@@ -175,34 +167,45 @@ func (pr *problem) descend(at step, gentle bool) step {
 	}
 }
 
-// bestMove is the preferred count vector one move away from from.m that
+// bestMove is the cheapest count vector one move away from from.m, if it
 // costs less than bar.
-func (pr *problem) bestMove(from, bar step, gentle bool) (best step, found bool) {
-	pr.neighbours(from.m, func(c counts, _, _ int) {
+func (pr *problem) bestMove(from, bar step) (best step, found bool) {
+	var moves [][]cost
+	pr.neighbours(from.m, func(c counts, a, b int) {
+		if bar.rules.less(pr.spread(c)) {
+			return // worse even with no replica on its master's domain
+		}
 		rules := pr.rules(c)
-		if bar.rules.less(rules) {
+		if bar.rules.less(rules) || found && best.rules.less(rules) {
 			return
 		}
-		s := step{c, rules, pr.stability(c)}
-		if s.total().less(bar.total()) && (!found || s.preferred(best, gentle)) {
+		if moves == nil {
+			moves = pr.chooseMasters(from.m).moves()
+		}
+		s := step{c, rules, from.stability.plus(moves[a][b])}
+		if s.total().less(bar.total()) && (!found || s.total().less(best.total())) {
 			best, found = s, true
 		}
 	})
 	return best, found
 }
 
-// bestDetour is the preferred count vector two moves away from at.m that
-// costs less, where the first move alone costs less in changes, or moves a
-// master to or from pods not scheduled yet without breaking a rule (masters
-// there count for no spread, so the cost is not convex in that direction).
-func (pr *problem) bestDetour(at step, gentle bool) (best step, found bool) {
+// bestDetour is the cheapest count vector two moves away from at.m, if it
+// costs less, where the first move alone keeps more data in place or moves a
+// master to or from pods not scheduled yet without breaking a rule.
+func (pr *problem) bestDetour(at step) (best step, found bool) {
+	moves := pr.chooseMasters(at.m).moves()
 	pr.neighbours(at.m, func(c counts, a, b int) {
-		mid := step{c, pr.rules(c), pr.stability(c)}
+		keeps := moves[a][b].less(cost{})
 		unscheduled := pr.classes[a].domain < 0 || pr.classes[b].domain < 0
-		if !mid.stability.less(at.stability) && !(unscheduled && !at.rules.less(mid.rules)) {
+		if !keeps && !unscheduled {
 			return
 		}
-		if s, ok := pr.bestMove(mid, at, gentle); ok && (!found || s.preferred(best, gentle)) {
+		mid := step{c, pr.rules(c), at.stability.plus(moves[a][b])}
+		if !keeps && at.rules.less(mid.rules) {
+			return
+		}
+		if s, ok := pr.bestMove(mid, at); ok && (!found || s.total().less(best.total())) {
 			best, found = s, true
 		}
 	})
@@ -283,9 +286,34 @@ func (pr *problem) loads(m counts) (zone, domain []int) {
 }
 
 // rules is the cost of counts under the rules: the fewest replicas that must
-// share their master's domain or zone (a flow between classes, which is exact
-// since pods of a class are interchangeable), then how unevenly masters spread.
+// share their master's domain or zone, then how unevenly masters spread.
 func (pr *problem) rules(m counts) cost {
+	key := m.key()
+	if c, ok := pr.memoRules[key]; ok {
+		return c
+	}
+	c := pr.spread(m)
+	if !pr.conflictFree(m) {
+		c = c.plus(pr.clashes(m))
+	}
+	pr.memoRules[key] = c
+	return c
+}
+
+// key identifies counts in a map.
+func (m counts) key() string {
+	b := make([]byte, 0, 2*len(m))
+	for _, k := range m {
+		b = append(b, byte(k), byte(k>>8))
+	}
+	return string(b)
+}
+
+// clashes is the fewest replicas that must share their master's domain, then
+// zone: a flow from the classes' pods that are not masters to the classes'
+// masters, each master taking its even share. Exact, since pods of a class
+// are interchangeable.
+func (pr *problem) clashes(m counts) cost {
 	var f flowNet
 	src, sink := f.node(), f.node()
 	supply, demand := make([]int, len(m)), make([]int, len(m))
@@ -307,10 +335,72 @@ func (pr *problem) rules(m counts) cost {
 		}
 	}
 	_, total := f.minCostFlow(src, sink)
-	zoneLoad, domainLoad := pr.loads(m)
-	total[tierZoneSpread] = unevenness(zoneLoad, pr.evenZones)
-	total[tierDomainSpread] = unevenness(domainLoad, pr.evenDomains)
+	total[tierQuota] = 0 // every master gets its share: a pull, not a cost
 	return total
+}
+
+// conflictFree tells, without a flow, whether counts let every replica run
+// apart from its master, when a group (the zone when zone-aware, else the
+// domain) is all a class clashes with. A replica set apart is then a matter
+// of each group's supply and demand (Hall's condition, both ways): the
+// masters of a group get at least their share from the pods outside it,
+// and the pods of a group fit with the masters outside it.
+func (pr *problem) conflictFree(m counts) bool {
+	if pr.group == nil {
+		return false
+	}
+	supply, masters := make([]int, pr.groups), make([]int, pr.groups)
+	total := 0
+	for c, k := range m {
+		free := len(pr.classes[c].pods) - k
+		total += free
+		if g := pr.group[c]; g >= 0 {
+			supply[g] += free
+			masters[g] += k
+		}
+	}
+	for g := range pr.groups {
+		if pr.floor*masters[g] > total-supply[g] || supply[g] > pr.ceil*(pr.masters-masters[g]) {
+			return false
+		}
+	}
+	return true
+}
+
+// groupClasses sets the group of each class for conflictFree, when groups
+// capture every clash: zone-aware with each known domain in one known zone,
+// or not zone-aware.
+func (pr *problem) groupClasses() {
+	group := make([]int, len(pr.classes))
+	zoneOfDomain := map[int]int{}
+	for c, cl := range pr.classes {
+		group[c] = cl.domain
+		if !pr.zoneAware {
+			continue
+		}
+		group[c] = cl.zone
+		if cl.domain < 0 {
+			continue
+		}
+		if z, ok := zoneOfDomain[cl.domain]; cl.zone < 0 || ok && z != cl.zone {
+			return // a domain across zones, or without one: the flow decides
+		}
+		zoneOfDomain[cl.domain] = cl.zone
+	}
+	pr.group, pr.groups = group, len(pr.domains)
+	if pr.zoneAware {
+		pr.groups = len(pr.zones)
+	}
+}
+
+// spread is the part of the rule cost that is about spreading masters: the
+// least rule cost counts can have, found without a flow.
+func (pr *problem) spread(m counts) cost {
+	zoneLoad, domainLoad := pr.loads(m)
+	var c cost
+	c[tierZoneSpread] = unevenness(zoneLoad, pr.evenZones)
+	c[tierDomainSpread] = unevenness(domainLoad, pr.evenDomains)
+	return c
 }
 
 // unevenness is how far masters are from spreading evenly: Σ masters² over
@@ -362,180 +452,6 @@ func (pr *problem) clash(d1, z1, d2, z2 int) cost {
 		c[tierZone] = 1
 	}
 	return c
-}
-
-func (pr *problem) stability(m counts) cost {
-	_, _, c := pr.pickMasters(m)
-	return c
-}
-
-// pickMasters chooses m[c] masters in each class c. First, as many current
-// shards as possible keep their data on a master, most slots first: on their
-// master if it is in a class that has room, else on one of their replicas (a
-// failover), Ready ones first. The other places go to pods with no data a
-// kept shard needs, Ready ones first, then by ordinal.
-func (pr *problem) pickMasters(m counts) (masters, inherits []int, total cost) {
-	var f flowNet
-	src, sink := f.node(), f.node()
-	classNode := make([]int, len(m))
-	for c := range m {
-		classNode[c] = f.node()
-		f.edge(classNode[c], sink, m[c], cost{})
-	}
-	type candidate struct{ edge, pod, shard int }
-	var cands []candidate
-	for s, sh := range pr.shards {
-		n := f.node()
-		f.edge(src, n, 1, cost{})
-		f.edge(n, sink, 1, costOf(tierSlots, int64(sh.slots)).plus(costOf(tierShards, 1)))
-		for _, p := range sh.members {
-			if m[pr.class[p]] == 0 {
-				continue
-			}
-			var c cost
-			if p != sh.master {
-				c[tierFailover] = 1
-				if !pr.pods[p].Ready {
-					c[tierNotReady] = 1
-				}
-			}
-			cands = append(cands, candidate{f.edge(n, classNode[pr.class[p]], 1, c), p, s})
-		}
-	}
-	_, total = f.minCostFlow(src, sink)
-
-	inherits = make([]int, len(pr.pods))
-	for i := range inherits {
-		inherits[i] = -1
-	}
-	kept := make([]bool, len(pr.shards))
-	used := make([]int, len(m))
-	for _, c := range cands {
-		if f.flow(c.edge) > 0 {
-			inherits[c.pod], kept[c.shard] = c.shard, true
-			used[pr.class[c.pod]]++
-		}
-	}
-	for c, cl := range pr.classes {
-		var rest []int
-		for _, p := range cl.pods {
-			if inherits[p] < 0 {
-				rest = append(rest, p)
-			}
-		}
-		penalty := func(p int) cost {
-			var c cost
-			if !pr.pods[p].Ready {
-				c[tierNotReady] = 1
-			}
-			if s := pr.shardOf[p]; s >= 0 && kept[s] {
-				c[tierResync] = 1
-			}
-			return c
-		}
-		slices.SortStableFunc(rest, func(a, b int) int {
-			if pa, pb := penalty(a), penalty(b); pa != pb {
-				if pa.less(pb) {
-					return -1
-				}
-				return 1
-			}
-			return cmp.Compare(a, b)
-		})
-		for _, p := range rest[:m[c]-used[c]] {
-			total = total.plus(penalty(p))
-			inherits[p] = -2 // a master with no current shard
-		}
-	}
-	for p, s := range inherits {
-		switch {
-		case s == -2:
-			masters = append(masters, p)
-			inherits[p] = -1
-		case s >= 0:
-			masters = append(masters, p)
-		}
-	}
-	return masters, inherits, total
-}
-
-// assignReplicas gives every other pod a master: each master its even share,
-// as few replicas as possible in their master's domain or zone, as few
-// current replicas as possible moved to another shard, and the replicas of
-// one master spread over zones and domains (the anti-affinity score of
-// redis-cli --cluster create, made exact). The spreading costs rise with
-// each replica a master already has in a zone or domain, which a flow
-// handles as a chain of unit edges of rising cost.
-func (pr *problem) assignReplicas(masters, inherits []int) map[int]int {
-	isMaster := make([]bool, len(pr.pods))
-	for _, x := range masters {
-		isMaster[x] = true
-	}
-	freeInClass := make([]int, len(pr.classes))
-	freeInZone := map[int]int{}
-	for p := range pr.pods {
-		if !isMaster[p] {
-			freeInClass[pr.class[p]]++
-			freeInZone[pr.zone[p]]++
-		}
-	}
-	chain := func(f *flowNet, from, to, n int, t tier, spread bool) {
-		for k := range min(n, pr.ceil) {
-			var c cost
-			if spread {
-				c[t] = int64(k)
-			}
-			f.edge(from, to, 1, c)
-		}
-	}
-
-	var f flowNet
-	src, sink := f.node(), f.node()
-	into := make(map[[2]int]int) // (master, class) -> node
-	for _, x := range masters {
-		xn := f.node()
-		f.edge(xn, sink, pr.floor, costOf(tierQuota, -1))
-		f.edge(xn, sink, pr.ceil-pr.floor, cost{})
-		zoneNode := map[int]int{}
-		for c, cl := range pr.classes {
-			if freeInClass[c] == 0 {
-				continue
-			}
-			zn, ok := zoneNode[cl.zone]
-			if !ok {
-				zn = f.node()
-				zoneNode[cl.zone] = zn
-				chain(&f, zn, xn, freeInZone[cl.zone], tierReplicaZone, cl.zone >= 0)
-			}
-			cn := f.node()
-			chain(&f, cn, zn, freeInClass[c], tierReplicaDomain, cl.domain >= 0)
-			into[[2]int{x, c}] = cn
-		}
-	}
-	type link struct{ edge, replica, master int }
-	var links []link
-	for p := range pr.pods {
-		if isMaster[p] {
-			continue
-		}
-		pn := f.node()
-		f.edge(src, pn, 1, cost{})
-		for _, x := range masters {
-			c := pr.clash(pr.domain[p], pr.zone[p], pr.domain[x], pr.zone[x])
-			if s := pr.shardOf[p]; s >= 0 && inherits[x] != s {
-				c[tierResync] = 1
-			}
-			links = append(links, link{f.edge(pn, into[[2]int{x, pr.class[p]}], 1, c), p, x})
-		}
-	}
-	f.minCostFlow(src, sink)
-	out := map[int]int{}
-	for _, l := range links {
-		if f.flow(l.edge) > 0 {
-			out[l.replica] = l.master
-		}
-	}
-	return out
 }
 
 func less3(a, b [3]int) bool { return slices.Compare(a[:], b[:]) < 0 }

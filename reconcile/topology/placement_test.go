@@ -319,40 +319,168 @@ func TestPlaceProperties(t *testing.T) {
 	}
 }
 
-// TestChooseCountsRules checks the local search over master counts against
-// every count vector, on clusters too large for the brute force above: it
-// must reach the least rule cost there is.
-func TestChooseCountsRules(t *testing.T) {
+// TestPlaceSearch checks the walk over master counts against every count
+// vector, on clusters too large for the brute force above: it reaches the
+// least rule cost there is, and when every pod is scheduled, the least cost
+// in changes too. (Pods not scheduled yet count for no spread, and with
+// several of them holding data the walk can stop short on changes.)
+func TestPlaceSearch(t *testing.T) {
 	rng := rand.New(rand.NewSource(11))
-	for i := range 400 {
+	for i := range 300 {
 		n := 4 + rng.Intn(10)
 		masters := 1 + rng.Intn(n/2)
 		replicas := 1 + rng.Intn(3)
 		pods := randomPods(rng, n)
 		placed := pods[:min(n, masters*(1+replicas))]
-		pr := newProblem(placed, masters, true, randomCurrent(rng, pods))
-		got := pr.rules(pr.chooseCounts())
-		best := got
-		var each func(c int, m counts, left int)
-		each = func(c int, m counts, left int) {
-			if c == len(m) {
-				if left == 0 {
-					if r := pr.rules(m); r.less(best) {
-						best = r
-					}
-				}
-				return
+		pr := newProblem(placed, masters, rng.Intn(2) == 0, randomCurrent(rng, pods))
+		total := func(m counts) cost { return pr.rules(m).plus(pr.chooseMasters(m).cost) }
+		got := pr.chooseCounts()
+		bestRules, best := pr.rules(got), total(got)
+		eachCounts(pr, func(m counts) {
+			if r := pr.rules(m); r.less(bestRules) {
+				bestRules = r
 			}
-			for k := 0; k <= min(left, len(pr.classes[c].pods)); k++ {
-				m[c] = k
-				each(c+1, m, left-k)
+			if c := total(m); c.less(best) {
+				best = c
 			}
-			m[c] = 0
+		})
+		if pr.rules(got) != bestRules {
+			t.Fatalf("#%d: %d masters, %d replicas, pods %v: the walk reaches rule cost %v, %v exists", i, masters, replicas, placed, pr.rules(got), bestRules)
 		}
-		each(0, make(counts, len(pr.classes)), masters)
-		if best != got {
-			t.Fatalf("#%d: %d masters, %d replicas, pods %v: the search reaches rule cost %v, %v exists", i, masters, replicas, placed, got, best)
+		if scheduled := !slices.ContainsFunc(placed, func(p Pod) bool { return p.Node == "" }); scheduled && total(got) != best {
+			t.Fatalf("#%d: %d masters, %d replicas, pods %v: the walk reaches cost %v, %v exists", i, masters, replicas, placed, total(got), best)
 		}
+	}
+}
+
+// TestPlaceMovePrices checks that the residual flow prices moving a master
+// from one class to another exactly as choosing the masters anew does.
+func TestPlaceMovePrices(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	for i := range 300 {
+		n := 4 + rng.Intn(12)
+		masters := 1 + rng.Intn(n/2)
+		pods := randomPods(rng, n)
+		placed := pods[:min(n, masters*(1+rng.Intn(4)))]
+		pr := newProblem(placed, masters, rng.Intn(2) == 0, randomCurrent(rng, pods))
+		m := pr.startCounts()
+		mc := pr.chooseMasters(m)
+		moves := mc.moves()
+		pr.neighbours(m, func(c counts, a, b int) {
+			if got, want := mc.cost.plus(moves[a][b]), pr.chooseMasters(c).cost; got != want {
+				t.Fatalf("#%d: pods %v, counts %v, a master from class %d to %d: priced %v, costs %v", i, placed, m, a, b, got, want)
+			}
+		})
+	}
+}
+
+// TestPlaceConflictFree checks the shortcut that tells, without a flow,
+// whether replicas can all run apart from their masters.
+func TestPlaceConflictFree(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	for i := range 2000 {
+		n := 2 + rng.Intn(12)
+		masters := 1 + rng.Intn(n/2)
+		pods := randomPods(rng, n)
+		placed := pods[:min(n, masters*(1+rng.Intn(4)))]
+		pr := newProblem(placed, masters, rng.Intn(2) == 0, Current{})
+		if pr.group == nil {
+			continue
+		}
+		eachCounts(pr, func(m counts) {
+			c := pr.clashes(m)
+			if got, want := pr.conflictFree(m), c[tierDomain] == 0 && c[tierZone] == 0; got != want {
+				t.Fatalf("#%d: pods %v, counts %v: conflictFree %v, the flow finds %v", i, placed, m, got, c)
+			}
+		})
+	}
+}
+
+// eachCounts calls fn with every count vector of the problem.
+func eachCounts(pr *problem, fn func(counts)) {
+	m := make(counts, len(pr.classes))
+	var each func(c, left int)
+	each = func(c, left int) {
+		if c == len(m) {
+			if left == 0 {
+				fn(slices.Clone(m))
+			}
+			return
+		}
+		for k := 0; k <= min(left, len(pr.classes[c].pods)); k++ {
+			m[c] = k
+			each(c+1, left-k)
+		}
+		m[c] = 0
+	}
+	each(0, pr.masters)
+}
+
+var violationTests = []struct {
+	name      string
+	pods      []Pod
+	zoneAware bool
+	pl        Placement
+	want      []string
+}{
+	{
+		name: "none",
+		pods: layout("node-a", "node-b", "node-a", "node-b"),
+		pl:   Placement{Masters: []string{"redis-0", "redis-1"}, ReplicaOf: map[string]string{"redis-2": "redis-1", "redis-3": "redis-0"}},
+	},
+	{
+		name: "a replica on its master's node",
+		pods: layout("node-a", "node-b", "node-a", "node-b"),
+		pl:   Placement{Masters: []string{"redis-0", "redis-1"}, ReplicaOf: map[string]string{"redis-2": "redis-0", "redis-3": "redis-1"}},
+		want: []string{
+			"master redis-0 and its replica redis-2 share Kubernetes node node-a",
+			"master redis-1 and its replica redis-3 share Kubernetes node node-b",
+		},
+	},
+	{
+		name: "masters stacked on one node while another has none",
+		pods: layout("node-a", "node-a", "node-b", "node-b"),
+		pl:   Placement{Masters: []string{"redis-0", "redis-1"}, ReplicaOf: map[string]string{"redis-2": "redis-0", "redis-3": "redis-1"}},
+		want: []string{"masters stacked: Kubernetes node node-a holds 2 while node-b holds 0"},
+	},
+	{
+		name: "3 masters on one node and 1 on another is no breach when the other node's only pod is a master",
+		pods: layout("node-a", "node-a", "node-a", "node-b", "node-a", "node-a"),
+		pl:   Placement{Masters: []string{"redis-0", "redis-1", "redis-2", "redis-3"}, ReplicaOf: map[string]string{"redis-4": "redis-3", "redis-5": "redis-3"}},
+	},
+	{
+		name: "a replica in its master's zone, on another node", zoneAware: true,
+		pods: layout("z1/n1", "z2/n2", "z1/n3", "z2/n4"),
+		pl:   Placement{Masters: []string{"redis-0", "redis-1"}, ReplicaOf: map[string]string{"redis-2": "redis-0", "redis-3": "redis-1"}},
+		want: []string{
+			"master redis-0 and its replica redis-2 share zone z1",
+			"master redis-1 and its replica redis-3 share zone z2",
+		},
+	},
+	{
+		name: "a topology key other than the hostname",
+		pods: func() []Pod {
+			pods := layout("n1", "n2", "n3", "n4")
+			for i, rack := range []string{"rack-1", "rack-2", "rack-1", "rack-2"} {
+				pods[i].Domain = rack
+			}
+			return pods
+		}(),
+		pl: Placement{Masters: []string{"redis-0", "redis-1"}, ReplicaOf: map[string]string{"redis-2": "redis-0", "redis-3": "redis-1"}},
+		want: []string{
+			"master redis-0 and its replica redis-2 share failure domain rack-1",
+			"master redis-1 and its replica redis-3 share failure domain rack-2",
+		},
+	},
+}
+
+func TestPlacementViolations(t *testing.T) {
+	for _, tt := range violationTests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.pl.Violations(tt.pods, tt.zoneAware); !slices.Equal(got, tt.want) {
+				t.Errorf("violations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
 	}
 }
 

@@ -1,0 +1,183 @@
+package topology
+
+// masterChoice is the masters chosen for counts, with the flow that chose
+// them, which also prices moving a master from one class to another.
+type masterChoice struct {
+	f         flowNet
+	classNode []int
+	cost      cost // the stability tiers
+	links     []masterLink
+}
+
+// masterLink is an edge that makes pod a master: inheriting shard's data,
+// or with no shard (-1).
+type masterLink struct{ edge, pod, shard int }
+
+// chooseMasters chooses m[c] masters in each class c. As many current shards
+// as possible keep their data on a master, most slots first: on their master
+// if its class has room, else on one of their replicas (a failover), Ready
+// ones first. The other places go to pods with no data to lose, Ready ones
+// first. A flow: each shard sends one unit to the member that inherits it,
+// each other master comes straight from the source, and every class takes
+// exactly its count.
+func (pr *problem) chooseMasters(m counts) *masterChoice {
+	mc := &masterChoice{classNode: make([]int, len(m))}
+	f := &mc.f
+	src, sink := f.node(), f.node()
+	for c := range m {
+		mc.classNode[c] = f.node()
+		f.edge(mc.classNode[c], sink, m[c], costOf(tierQuota, -1))
+	}
+	podNode := make([]int, len(pr.pods))
+	for p, pod := range pr.pods {
+		podNode[p] = f.node()
+		f.edge(podNode[p], mc.classNode[pr.class[p]], 1, cost{})
+		var c cost
+		if !pod.Ready {
+			c[tierNotReady] = 1
+		}
+		if pr.shardOf[p] >= 0 {
+			c[tierResync] = 1 // a new master's data is thrown away
+		}
+		mc.links = append(mc.links, masterLink{f.edge(src, podNode[p], 1, c), p, -1})
+	}
+	var lost cost // every shard's data moved: what keeping a shard saves from
+	for s, sh := range pr.shards {
+		keep := costOf(tierSlots, -int64(sh.slots)).plus(costOf(tierShards, -1))
+		lost = lost.minus(keep)
+		n := f.node()
+		f.edge(src, n, 1, cost{})
+		for _, p := range sh.members {
+			c := keep
+			if p != sh.master {
+				c[tierFailover] = 1
+				if !pr.pods[p].Ready {
+					c[tierNotReady] = 1
+				}
+			}
+			mc.links = append(mc.links, masterLink{f.edge(n, podNode[p], 1, c), p, s})
+		}
+	}
+	_, total := f.minCostFlow(src, sink)
+	total[tierQuota] = 0 // the pull that fills every class
+	mc.cost = total.plus(lost)
+	return mc
+}
+
+// masters are the chosen pods, by ordinal, and the shard each inherits (-1
+// for none), by pod.
+func (mc *masterChoice) masters(n int) (masters, inherits []int) {
+	inherits = make([]int, n)
+	chosen := make([]bool, n)
+	for i := range inherits {
+		inherits[i] = -1
+	}
+	for _, l := range mc.links {
+		if mc.f.flow(l.edge) > 0 {
+			chosen[l.pod] = true
+			if l.shard >= 0 {
+				inherits[l.pod] = l.shard
+			}
+		}
+	}
+	for p, ok := range chosen {
+		if ok {
+			masters = append(masters, p)
+		}
+	}
+	return masters, inherits
+}
+
+// moves prices moving one master from class a to class b, for every a and b:
+// the shortest path from a to b in the residual flow, which reroutes exactly
+// one unit (sensitivity of a min-cost flow to a unit change of demand).
+func (mc *masterChoice) moves() [][]cost {
+	out := make([][]cost, len(mc.classNode))
+	for a, from := range mc.classNode {
+		dist, _ := mc.f.shortest(from)
+		out[a] = make([]cost, len(mc.classNode))
+		for b, to := range mc.classNode {
+			out[a][b] = dist[to]
+		}
+	}
+	return out
+}
+
+// assignReplicas gives every other pod a master: each master its even share,
+// as few replicas as possible in their master's domain or zone, as few
+// current replicas as possible moved to another shard, and the replicas of
+// one master spread over zones and domains (the anti-affinity score of
+// redis-cli --cluster create, made exact). The spreading costs rise with
+// each replica a master already has in a zone or domain, which a flow
+// handles as a chain of unit edges of rising cost.
+func (pr *problem) assignReplicas(masters, inherits []int) map[int]int {
+	isMaster := make([]bool, len(pr.pods))
+	for _, x := range masters {
+		isMaster[x] = true
+	}
+	freeInClass := make([]int, len(pr.classes))
+	freeInZone := map[int]int{}
+	for p := range pr.pods {
+		if !isMaster[p] {
+			freeInClass[pr.class[p]]++
+			freeInZone[pr.zone[p]]++
+		}
+	}
+	chain := func(f *flowNet, from, to, n int, t tier, spread bool) {
+		for k := range min(n, pr.ceil) {
+			var c cost
+			if spread {
+				c[t] = int64(k)
+			}
+			f.edge(from, to, 1, c)
+		}
+	}
+
+	var f flowNet
+	src, sink := f.node(), f.node()
+	into := make(map[[2]int]int) // (master, class) -> node
+	for _, x := range masters {
+		xn := f.node()
+		f.edge(xn, sink, pr.floor, costOf(tierQuota, -1))
+		f.edge(xn, sink, pr.ceil-pr.floor, cost{})
+		zoneNode := map[int]int{}
+		for c, cl := range pr.classes {
+			if freeInClass[c] == 0 {
+				continue
+			}
+			zn, ok := zoneNode[cl.zone]
+			if !ok {
+				zn = f.node()
+				zoneNode[cl.zone] = zn
+				chain(&f, zn, xn, freeInZone[cl.zone], tierReplicaZone, cl.zone >= 0)
+			}
+			cn := f.node()
+			chain(&f, cn, zn, freeInClass[c], tierReplicaDomain, cl.domain >= 0)
+			into[[2]int{x, c}] = cn
+		}
+	}
+	type link struct{ edge, replica, master int }
+	var links []link
+	for p := range pr.pods {
+		if isMaster[p] {
+			continue
+		}
+		pn := f.node()
+		f.edge(src, pn, 1, cost{})
+		for _, x := range masters {
+			c := pr.clash(pr.domain[p], pr.zone[p], pr.domain[x], pr.zone[x])
+			if s := pr.shardOf[p]; s >= 0 && inherits[x] != s {
+				c[tierResync] = 1
+			}
+			links = append(links, link{f.edge(pn, into[[2]int{x, pr.class[p]}], 1, c), p, x})
+		}
+	}
+	f.minCostFlow(src, sink)
+	out := map[int]int{}
+	for _, l := range links {
+		if f.flow(l.edge) > 0 {
+			out[l.replica] = l.master
+		}
+	}
+	return out
+}
