@@ -35,7 +35,7 @@ func testBinDir(t *testing.T) string {
 	}
 	for _, name := range []string{NameAPIServer, NameControllerManager, NameScheduler} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-			t.Skipf("control plane binaries not available: %v", err)
+			t.Fatalf("control plane binaries not available (make build): %v", err)
 		}
 	}
 	return dir

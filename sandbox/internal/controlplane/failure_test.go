@@ -23,7 +23,7 @@ func requireEtcd(t *testing.T) string {
 	t.Helper()
 	path, err := exec.LookPath(NameEtcd)
 	if err != nil {
-		t.Skipf("etcd not available: %v", err)
+		t.Fatalf("etcd not available (make deps installs etcd-server): %v", err)
 	}
 	return path
 }

@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 func requireRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root")
+		t.Fatal("needs root: containers need mount and network namespaces")
 	}
 }
 
@@ -280,7 +280,7 @@ type testNet struct {
 func newTestNet(t *testing.T) *testNet {
 	t.Helper()
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs iproute2")
+		t.Fatal("needs iproute2 (make deps installs it)")
 	}
 	ctx := context.Background()
 	b := make([]byte, 2)
