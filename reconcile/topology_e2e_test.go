@@ -224,37 +224,82 @@ func TestTopologyConverges(t *testing.T) {
 			}
 		}
 		oldID := o.ByPod[victim]
-		ctx := context.Background()
-		oldPVC, err := h.client.CoreV1().PersistentVolumeClaims(h.ns).Get(ctx, "data-"+victim, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sandboxtest.Kubectl(t, nil, "-n", h.ns, "delete", "pvc", "data-"+victim, "--wait=false")
-		sandboxtest.Kubectl(t, nil, "-n", h.ns, "delete", "pod", victim, "--wait=true")
-		sandboxtest.Eventually(t, 2*time.Minute, victim+" back on a new PVC", func() error {
-			pvc, err := h.client.CoreV1().PersistentVolumeClaims(h.ns).Get(ctx, "data-"+victim, metav1.GetOptions{})
-			if err != nil || pvc.UID == oldPVC.UID {
-				return fmt.Errorf("pvc: %v", err)
-			}
-			p, err := h.client.CoreV1().Pods(h.ns).Get(ctx, victim, metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			if p.Status.Phase != corev1.PodRunning {
-				if p.Status.Phase == corev1.PodPending && time.Since(p.CreationTimestamp.Time) > 20*time.Second {
-					// Re-created while its old claim was still terminating.
-					_ = h.client.CoreV1().Pods(h.ns).Delete(ctx, victim, metav1.DeleteOptions{})
-				}
-				return fmt.Errorf("pod %s", p.Status.Phase)
-			}
-			return nil
-		})
+		h.losePVC(victim)
 		h.converge()
 		h.check()
 		if out := h.exec(victim, "redis-cli", "cluster", "nodes"); strings.Contains(out, oldID) {
 			t.Errorf("the lost node %s is still known:\n%s", oldID[:8], out)
 		}
 		h.readKeys(500)
+	})
+}
+
+// TestDriftReportWritesNothing: with drift: report, a pod that lost its
+// data (an empty node Redis cannot add by itself) is reported and planned
+// for, and Redis is left untouched (invariant 6); with drift: correct the
+// same pass heals it.
+func TestDriftReportWritesNothing(t *testing.T) {
+	h := newHarness(t, "report")
+	h.converge()
+	victim := h.c.Metadata.Name + "-3"
+	h.losePVC(victim)
+
+	h.c.Spec.Reconcile.Drift = spec.DriftReport
+	res, err := h.redis.Converge(context.Background(), h.c, h.c.Spec.ReportOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Executed) != 0 {
+		t.Fatalf("drift: report executed %v", res.Executed)
+	}
+	planned, reported := false, false
+	for _, a := range res.Plan().Actions {
+		planned = planned || (a.Kind == topology.Meet && a.TargetPod == victim)
+	}
+	for _, d := range res.Plan().Drift {
+		reported = reported || (d.Kind == topology.DriftNotMember && d.Subject == victim)
+	}
+	if !planned || !reported {
+		t.Errorf("report for %s: meet planned %v, not-in-cluster reported %v; plan %+v", victim, planned, reported, res.Plan())
+	}
+	if out := h.exec(victim, "redis-cli", "cluster", "info"); !strings.Contains(out, "cluster_known_nodes:1") {
+		t.Errorf("drift: report changed Redis: %s knows other nodes:\n%s", victim, out)
+	}
+
+	h.c.Spec.Reconcile.Drift = spec.DriftCorrect
+	h.converge()
+	h.check()
+}
+
+// losePVC deletes a pod and its claim, as a lost disk would, and waits for
+// the StatefulSet to bring the pod back on a new, empty claim.
+func (h *harness) losePVC(victim string) {
+	t := h.t
+	t.Helper()
+	ctx := context.Background()
+	oldPVC, err := h.client.CoreV1().PersistentVolumeClaims(h.ns).Get(ctx, "data-"+victim, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sandboxtest.Kubectl(t, nil, "-n", h.ns, "delete", "pvc", "data-"+victim, "--wait=false")
+	sandboxtest.Kubectl(t, nil, "-n", h.ns, "delete", "pod", victim, "--wait=true")
+	sandboxtest.Eventually(t, 2*time.Minute, victim+" back on a new PVC", func() error {
+		pvc, err := h.client.CoreV1().PersistentVolumeClaims(h.ns).Get(ctx, "data-"+victim, metav1.GetOptions{})
+		if err != nil || pvc.UID == oldPVC.UID {
+			return fmt.Errorf("pvc: %v", err)
+		}
+		p, err := h.client.CoreV1().Pods(h.ns).Get(ctx, victim, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if p.Status.Phase != corev1.PodRunning {
+			if p.Status.Phase == corev1.PodPending && time.Since(p.CreationTimestamp.Time) > 20*time.Second {
+				// Re-created while its old claim was still terminating.
+				_ = h.client.CoreV1().Pods(h.ns).Delete(ctx, victim, metav1.DeleteOptions{})
+			}
+			return fmt.Errorf("pod %s", p.Status.Phase)
+		}
+		return nil
 	})
 }
 

@@ -1,0 +1,481 @@
+// Package report turns what one reconcile pass saw and did into the status
+// the daemon commits to Git (status/<namespace>/<name>.yaml) and shows to
+// people (pull-request comments, the status subcommand). It is pure: values
+// in, values out, no clients, no clocks. A report carries no timestamp on
+// purpose, so that two passes that find the same cluster produce the same
+// bytes and commit nothing (invariant 7).
+package report
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/redis-gitops/redis-gitops/reconcile/converge"
+	"github.com/redis-gitops/redis-gitops/reconcile/kube"
+	"github.com/redis-gitops/redis-gitops/reconcile/topology"
+	"github.com/redis-gitops/redis-gitops/spec"
+)
+
+// APIVersion and Kind identify a status document.
+const (
+	APIVersion = "redis-gitops.dev/v1alpha1"
+	Kind       = "RedisClusterStatus"
+)
+
+// Drift sources.
+const (
+	SourceKubernetes = "kubernetes"
+	SourceRedis      = "redis"
+)
+
+// KindLiveEdit is the drift kind of a Kubernetes field that someone other
+// than redis-gitops owns (a kubectl edit, another controller).
+const KindLiveEdit = "live-edit"
+
+// Modes of a pass, as the report states them.
+const (
+	ModeApply     = "apply"     // drift: correct: the pass wrote what it had to
+	ModeReport    = "report"    // drift: report: the pass only planned
+	ModeSuspended = "suspended" // reconcile.suspend: the pass only planned
+)
+
+// Input is everything one pass produced for one cluster. Any part may be
+// missing: a pass stops at the first error, and the report says how far it
+// got.
+type Input struct {
+	// Cluster is "namespace/name".
+	Cluster string
+	// Revision is the Git commit the spec came from.
+	Revision string
+	// Spec is nil when the spec failed to load.
+	Spec       *spec.RedisCluster
+	SpecErrors spec.ErrorList
+	// Objects is the Kubernetes apply (or its dry run); ObjectsErr stopped it.
+	Objects    *kube.Result
+	ObjectsErr error
+	// Topology is the Redis convergence (or its plan); TopologyErr stopped it.
+	Topology    *converge.Result
+	TopologyErr error
+	// DryRun: drift: report or suspend, nothing was written.
+	DryRun    bool
+	Suspended bool
+}
+
+// Report is the status of one cluster after one pass. Its YAML form is the
+// file committed to Git; fields keep this order.
+type Report struct {
+	APIVersion       string       `yaml:"apiVersion"`
+	Kind             string       `yaml:"kind"`
+	Cluster          string       `yaml:"cluster"`
+	ObservedRevision string       `yaml:"observedRevision"`
+	Mode             string       `yaml:"mode"`
+	Conditions       []Condition  `yaml:"conditions"`
+	Topology         Topology     `yaml:"topology"`
+	Drift            []DriftEntry `yaml:"drift,omitempty"`
+	// Actions is what this pass did, in order; in a dry run what it would
+	// do, each prefixed "planned: ".
+	Actions  []string `yaml:"actions,omitempty"`
+	Warnings []string `yaml:"warnings,omitempty"`
+	Errors   []string `yaml:"errors,omitempty"`
+}
+
+// Desired is the shape the spec asks for; zero when the spec did not load.
+type Desired struct {
+	Masters           int `yaml:"masters"`
+	ReplicasPerMaster int `yaml:"replicasPerMaster"`
+}
+
+// Nodes is masters × (1 + replicas per master).
+func (d Desired) Nodes() int { return d.Masters * (1 + d.ReplicasPerMaster) }
+
+// Topology is the Redis cluster as last observed.
+type Topology struct {
+	Desired Desired `yaml:"desired"`
+	// Answering counts the Redis nodes that answered.
+	Answering int `yaml:"answering"`
+	// Masters hold slots (or keys), ordered by their first slot.
+	Masters []Master `yaml:"masters,omitempty"`
+	// Unassigned are nodes that answered but are neither a master holding
+	// slots nor a replica of an observed master: fresh nodes before a
+	// bootstrap, spares.
+	Unassigned  []Member         `yaml:"unassigned,omitempty"`
+	Unreachable []UnreachablePod `yaml:"unreachable,omitempty"`
+}
+
+// Master is a master node and its replicas.
+type Master struct {
+	Pod  string `yaml:"pod"`
+	Node string `yaml:"node,omitempty"` // Kubernetes node
+	Zone string `yaml:"zone,omitempty"`
+	ID   string `yaml:"id"`
+	// Slots are ranges as "0-5460", or a single slot as "42".
+	Slots    []string  `yaml:"slots,omitempty"`
+	Keys     int64     `yaml:"keys"`
+	Replicas []Replica `yaml:"replicas,omitempty"`
+}
+
+// Replica is a replica of a master.
+type Replica struct {
+	Pod  string `yaml:"pod"`
+	Node string `yaml:"node,omitempty"`
+	Zone string `yaml:"zone,omitempty"`
+	ID   string `yaml:"id"`
+	// Linked is INFO replication's master_link_status:up.
+	Linked bool `yaml:"linked"`
+}
+
+// Member is a node that is not part of the slot layout.
+type Member struct {
+	Pod  string `yaml:"pod"`
+	Node string `yaml:"node,omitempty"`
+	Zone string `yaml:"zone,omitempty"`
+	ID   string `yaml:"id"`
+	Role string `yaml:"role"` // master | replica
+	Keys int64  `yaml:"keys"`
+}
+
+// UnreachablePod is a pod whose Redis could not be asked.
+type UnreachablePod struct {
+	Pod    string `yaml:"pod"`
+	Reason string `yaml:"reason"`
+}
+
+// DriftEntry is one difference between Git and the live cluster.
+type DriftEntry struct {
+	Source  string `yaml:"source"` // kubernetes | redis
+	Kind    string `yaml:"kind"`
+	Subject string `yaml:"subject"`
+	Path    string `yaml:"path,omitempty"`
+	// Live and Desired are the values, a string as is and anything else as
+	// JSON; "***" when the value could be a secret (see mask).
+	Live     string   `yaml:"live,omitempty"`
+	Desired  string   `yaml:"desired,omitempty"`
+	Managers []string `yaml:"managers,omitempty"`
+	Detail   string   `yaml:"detail"`
+}
+
+// Build makes the report of one pass.
+func Build(in Input) Report {
+	r := Report{APIVersion: APIVersion, Kind: Kind, Cluster: in.Cluster, ObservedRevision: in.Revision, Mode: ModeApply}
+	dryRun := in.DryRun || in.Suspended
+	switch {
+	case in.Suspended:
+		r.Mode = ModeSuspended
+	case in.DryRun:
+		r.Mode = ModeReport
+	}
+	if in.Spec != nil {
+		r.Topology.Desired = Desired{Masters: in.Spec.Spec.Masters, ReplicasPerMaster: in.Spec.Spec.Replicas()}
+	}
+
+	sorted := slices.Clone(in.SpecErrors)
+	sorted.Sort()
+	for _, e := range sorted {
+		r.Errors = append(r.Errors, redact(e.Error()))
+	}
+
+	if in.Objects != nil {
+		r.Drift = append(r.Drift, kubeDrift(in.Objects.Drift, dryRun)...)
+		for _, c := range in.Objects.Changes {
+			if c.Action == kube.Unchanged {
+				continue
+			}
+			r.Actions = append(r.Actions, redact(prefix(!c.Applied)+changeString(c)))
+		}
+		for _, w := range in.Objects.Warnings {
+			r.Warnings = append(r.Warnings, redact(w))
+		}
+	}
+	if in.ObjectsErr != nil {
+		r.Errors = append(r.Errors, redact("apply: "+in.ObjectsErr.Error()))
+	}
+
+	var plan topology.Plan
+	if in.Topology != nil {
+		plan = in.Topology.Plan()
+		r.Topology = buildTopology(r.Topology.Desired, in.Topology.Final)
+		r.Drift = append(r.Drift, redisDrift(in.Topology.Rounds)...)
+		acts := in.Topology.Executed
+		if dryRun {
+			acts = plan.Actions
+		}
+		for _, a := range acts {
+			r.Actions = append(r.Actions, redact(prefix(dryRun)+a.String()))
+		}
+	}
+	if in.TopologyErr != nil {
+		r.Errors = append(r.Errors, redact("topology: "+in.TopologyErr.Error()))
+	}
+
+	slices.SortStableFunc(r.Drift, func(a, b DriftEntry) int {
+		return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.Subject, b.Subject),
+			cmp.Compare(a.Path, b.Path), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Detail, b.Detail))
+	})
+	r.Conditions = conditions(in, r, plan)
+	return r
+}
+
+func prefix(planned bool) string {
+	if planned {
+		return "planned: "
+	}
+	return ""
+}
+
+// changeString reads like an action: "configure StatefulSet prod/cache (2 fields)".
+func changeString(c kube.Change) string {
+	s := string(c.Action) + " " + c.Object.String()
+	if n := len(c.Fields); n > 0 {
+		s += fmt.Sprintf(" (%s)", plural(n, "field"))
+	}
+	if c.Reason != "" {
+		s += ": " + c.Reason
+	}
+	return s
+}
+
+func kubeDrift(drift []kube.Drift, dryRun bool) []DriftEntry {
+	detail := "the apply restored the desired value"
+	if dryRun {
+		detail = "left as is: nothing is written in this mode"
+	}
+	out := make([]DriftEntry, 0, len(drift))
+	for _, d := range drift {
+		secret := d.Object.Kind == "Secret" || secretPath(d.Path)
+		out = append(out, DriftEntry{
+			Source:   SourceKubernetes,
+			Kind:     KindLiveEdit,
+			Subject:  d.Object.String(),
+			Path:     d.Path,
+			Live:     value(d.Live, secret),
+			Desired:  value(d.Desired, secret),
+			Managers: slices.Sorted(slices.Values(d.Managers)),
+			Detail:   detail,
+		})
+	}
+	return out
+}
+
+// redisDrift is what the pass found in Redis: the drift of every round,
+// once each. The first round's is what differed from Git when the pass began
+// (as kube drift is what differed before the apply); later rounds add what
+// only showed once earlier steps ran.
+func redisDrift(rounds []topology.Plan) []DriftEntry {
+	var out []DriftEntry
+	seen := map[topology.Drift]bool{}
+	for _, p := range rounds {
+		for _, d := range p.Drift {
+			if seen[d] {
+				continue
+			}
+			seen[d] = true
+			out = append(out, DriftEntry{Source: SourceRedis, Kind: string(d.Kind), Subject: d.Subject, Detail: redact(d.Detail)})
+		}
+	}
+	return out
+}
+
+// value prints a decoded JSON value: a string as is, anything else as JSON,
+// whose maps have sorted keys. A value that could be a secret is "***".
+func value(v any, secret bool) string {
+	switch {
+	case v == nil:
+		return ""
+	case secret:
+		return masked
+	}
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+func buildTopology(d Desired, o *topology.Observed) Topology {
+	t := Topology{Desired: d}
+	if o == nil {
+		return t
+	}
+	t.Answering = len(o.Nodes)
+	byID := map[string]int{} // master ID -> index in t.Masters
+	ids := o.NodeIDs()
+	for _, id := range ids {
+		n := o.Nodes[id]
+		if n.IsMaster() && (n.SlotCount() > 0 || n.Keys > 0) {
+			byID[id] = len(t.Masters)
+			t.Masters = append(t.Masters, Master{Pod: n.Pod.Name, Node: n.Pod.Node, Zone: n.Pod.Zone, ID: id,
+				Slots: slotStrings(n.Self.Slots), Keys: n.Keys})
+		}
+	}
+	for _, id := range ids {
+		n := o.Nodes[id]
+		if _, ok := byID[id]; ok {
+			continue
+		}
+		if i, ok := byID[n.Self.MasterID]; ok && n.Self.Has("slave") {
+			t.Masters[i].Replicas = append(t.Masters[i].Replicas, Replica{Pod: n.Pod.Name, Node: n.Pod.Node, Zone: n.Pod.Zone, ID: id, Linked: n.MasterLinkUp})
+			continue
+		}
+		role := "master"
+		if n.Self.Has("slave") {
+			role = "replica"
+		}
+		t.Unassigned = append(t.Unassigned, Member{Pod: n.Pod.Name, Node: n.Pod.Node, Zone: n.Pod.Zone, ID: id, Role: role, Keys: n.Keys})
+	}
+	slices.SortStableFunc(t.Masters, func(a, b Master) int {
+		return cmp.Or(cmp.Compare(firstSlot(o.Nodes[a.ID]), firstSlot(o.Nodes[b.ID])), cmp.Compare(a.Pod, b.Pod))
+	})
+	for pod, why := range o.Unreachable {
+		t.Unreachable = append(t.Unreachable, UnreachablePod{Pod: pod, Reason: redact(why)})
+	}
+	slices.SortFunc(t.Unreachable, func(a, b UnreachablePod) int { return cmp.Compare(a.Pod, b.Pod) })
+	return t
+}
+
+func firstSlot(n *topology.Node) int {
+	if len(n.Self.Slots) == 0 {
+		return topology.SlotCount
+	}
+	return n.Self.Slots[0].Start
+}
+
+func slotStrings(rs []topology.SlotRange) []string {
+	out := make([]string, 0, len(rs))
+	for _, r := range rs {
+		if r.Start == r.End {
+			out = append(out, fmt.Sprint(r.Start))
+		} else {
+			out = append(out, fmt.Sprintf("%d-%d", r.Start, r.End))
+		}
+	}
+	return out
+}
+
+// YAML is the status document: field order fixed, lists sorted, no
+// timestamps, so equal content gives equal bytes.
+func (r Report) YAML() ([]byte, error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(r); err != nil {
+		return nil, fmt.Errorf("report %s: %w", r.Cluster, err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("report %s: %w", r.Cluster, err)
+	}
+	return b.Bytes(), nil
+}
+
+// Parse reads a status document written by YAML, for commands that show
+// the committed status; Parse(r.YAML()) gives back r.
+func Parse(data []byte) (Report, error) {
+	var r Report
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&r); err != nil {
+		return Report{}, fmt.Errorf("status document: %w", err)
+	}
+	if r.APIVersion != APIVersion || r.Kind != Kind {
+		return Report{}, fmt.Errorf("status document: apiVersion %q kind %q, want %s %s", r.APIVersion, r.Kind, APIVersion, Kind)
+	}
+	return r, nil
+}
+
+// Changed tells whether a new status document differs from the committed
+// one. Comparing bytes is enough because YAML is deterministic and carries
+// no timestamp: a pass that finds the cluster as before commits nothing.
+func Changed(old, new []byte) bool { return !bytes.Equal(old, new) }
+
+// Condition returns the condition of the given type (zero if absent).
+func (r Report) Condition(typ string) Condition {
+	for _, c := range r.Conditions {
+		if c.Type == typ {
+			return c
+		}
+	}
+	return Condition{}
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// masked replaces any value that could be a secret.
+const masked = "***"
+
+// secretWords mark a field path or a word of text whose value could be a
+// secret: Redis's requirepass and masterauth, and anything named like a
+// password or token.
+var secretWords = []string{"password", "requirepass", "masterauth", "token"}
+
+func secretPath(path string) bool {
+	p := strings.ToLower(path)
+	for _, w := range secretWords {
+		if strings.Contains(p, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// redact masks the word after a secret word in free text ("requirepass
+// s3cret", "password=s3cret", "token: abc"), for messages that come from
+// elsewhere (API errors, Redis replies). The project never renders a secret
+// into anything it reports; this is the second line of defence (invariant 8).
+func redact(s string) string {
+	lower := strings.ToLower(s)
+	var b strings.Builder
+	i := 0
+	for i < len(s) {
+		j, w := nextSecretWord(lower, i)
+		if j < 0 {
+			break
+		}
+		end := j + len(w)
+		// Skip the rest of the key (masterauth_user, password"), then separators.
+		for end < len(s) && isWordByte(s[end]) {
+			end++
+		}
+		k := end
+		for k < len(s) && strings.IndexByte(" \t:=\"'", s[k]) >= 0 {
+			k++
+		}
+		v := k
+		for v < len(s) && !strings.ContainsRune(" \t\n,;\"'}])", rune(s[v])) {
+			v++
+		}
+		b.WriteString(s[i:k])
+		if v > k {
+			b.WriteString(masked)
+		}
+		i = v
+	}
+	b.WriteString(s[i:])
+	return b.String()
+}
+
+func nextSecretWord(lower string, from int) (int, string) {
+	best, word := -1, ""
+	for _, w := range secretWords {
+		if j := strings.Index(lower[from:], w); j >= 0 && (best < 0 || from+j < best) {
+			best, word = from+j, w
+		}
+	}
+	return best, word
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c == '-' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
