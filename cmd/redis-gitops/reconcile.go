@@ -17,6 +17,7 @@ import (
 	"github.com/redis-gitops/redis-gitops/reconcile"
 	"github.com/redis-gitops/redis-gitops/reconcile/converge"
 	"github.com/redis-gitops/redis-gitops/reconcile/kube"
+	"github.com/redis-gitops/redis-gitops/reconcile/report"
 	"github.com/redis-gitops/redis-gitops/spec"
 )
 
@@ -41,6 +42,8 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	path := flags.String("path", "", "directory of cluster specs (or give PATH... arguments)")
 	flags.Bool("once", true, "one pass, then exit (the daemon runs continuously)")
 	objectsOnly := flags.Bool("objects-only", false, "apply Kubernetes objects only; leave the Redis topology alone")
+	statusDir := flags.String("status-dir", "", "write status/<namespace>/<name>.yaml and .md reports under this directory (only when they change)")
+	revision := flags.String("revision", "", "the Git revision the specs come from, recorded in the reports")
 	if err := flags.Parse(args); err != nil || (flags.NArg() == 0 && *path == "") {
 		fmt.Fprintln(stderr, "usage: redis-gitops reconcile --once [--kubeconfig F] [--dry-run] [--prune] [--objects-only] --path DIR | PATH...")
 		return &exitError{code: 2}
@@ -61,6 +64,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return &exitError{code: 2, err: err}
 	}
 	res := reconcile.ApplyObjects(ctx, applier, clusters, loadErrs, *dryRun, *prune)
+	var reports []report.Report
 	failed := printObjects(stdout, res)
 	if res.PruneSkipped != "" && *prune {
 		fmt.Fprintln(stderr, "prune skipped:", res.PruneSkipped)
@@ -68,7 +72,10 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if !*objectsOnly {
 		r := &reconcile.Redis{Client: applier.Client, Log: slog.New(slog.NewTextHandler(stderr, nil))}
 		for i, c := range clusters {
-			if res.Clusters[i].Err != nil {
+			if err := res.Clusters[i].Err; err != nil {
+				if *statusDir != "" {
+					reports = append(reports, report.Build(report.Input{Cluster: c.Key(), Revision: *revision, Spec: c, ObjectsErr: err}))
+				}
 				continue
 			}
 			dry := *dryRun || c.Spec.ReportOnly() || c.Spec.Reconcile.Suspend
@@ -77,6 +84,31 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			if err != nil {
 				failed++
 				fmt.Fprintf(stderr, "%s: %v\n", c.Key(), err)
+			}
+			if *statusDir != "" {
+				reports = append(reports, report.Build(report.Input{Cluster: c.Key(), Revision: *revision, Spec: c,
+					Objects: &res.Clusters[i].Result, Topology: &out, TopologyErr: err, DryRun: dry, Suspended: c.Spec.Reconcile.Suspend}))
+			}
+		}
+	}
+	if *statusDir != "" {
+		// A cluster whose spec does not load still gets its report, with the errors.
+		bad := map[string]spec.ErrorList{}
+		for _, e := range loadErrs {
+			if e.Cluster != "" {
+				bad[e.Cluster] = append(bad[e.Cluster], e)
+			}
+		}
+		for key, errs := range bad {
+			reports = append(reports, report.Build(report.Input{Cluster: key, Revision: *revision, SpecErrors: errs}))
+		}
+		for _, rep := range reports {
+			wrote, err := writeReport(*statusDir, rep)
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("status report %s: %w", rep.Cluster, err)}
+			}
+			if wrote {
+				fmt.Fprintf(stdout, "%s: status report written: %s\n", rep.Cluster, rep.Verdict())
 			}
 		}
 	}
