@@ -405,6 +405,9 @@ func planFormed(d Desired, o *Observed, want int, p Plan) Plan {
 			}
 		}
 	}
+	if skew := slotSkew(o, d.Masters); skew != "" {
+		p.Drift = append(p.Drift, Drift{Kind: DriftSkew, Subject: "cluster", Detail: skew})
+	}
 	if dis := disagreements(o); dis != "" {
 		p.Drift = append(p.Drift, Drift{Kind: DriftDisagreement, Subject: "cluster", Detail: dis})
 	}
@@ -500,4 +503,27 @@ var kindOrder = map[ActionKind]int{SetConfigEpoch: 0, Meet: 1, AddSlots: 2, FixO
 
 func sortActions(as []Action) {
 	sort.SliceStable(as, func(i, j int) bool { return kindOrder[as[i].Kind] < kindOrder[as[j].Kind] })
+}
+
+// slotSkew describes masters whose slot count is more than 2% off an even
+// share (redis-cli rebalance's default threshold); empty when balanced.
+func slotSkew(o *Observed, masters int) string {
+	if masters <= 0 {
+		return ""
+	}
+	expected := float64(SlotCount) / float64(masters)
+	var off []string
+	for _, id := range o.NodeIDs() {
+		n := o.Nodes[id]
+		if !n.IsMaster() || n.SlotCount() == 0 {
+			continue
+		}
+		if dev := (float64(n.SlotCount()) - expected) / expected; dev > 0.02 || dev < -0.02 {
+			off = append(off, fmt.Sprintf("%s has %d slots", n.Pod.Name, n.SlotCount()))
+		}
+	}
+	if len(off) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("an even share is %.0f slots per master: %s", expected, strings.Join(off, ", "))
 }

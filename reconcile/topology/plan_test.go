@@ -97,3 +97,28 @@ func TestPlanForgetsNodeGoneForGood(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanReportsSlotSkew(t *testing.T) {
+	pods := podsOn("a", "b", "c", "a", "b", "c")
+	skewed := map[int]string{
+		1: line(1, "10.0.0.1", "master", 0, "0-8000"),
+		2: line(2, "10.0.0.2", "master", 0, "8001-10922"),
+	}
+	views := map[string]string{}
+	for i := range pods {
+		views[pods[i].Name] = healthy(i+1, skewed)
+	}
+	p := PlanTopology(Desired{Masters: 3, ReplicasPerMaster: 1, ClientPort: 6379, BusPort: 16379}, observed(t, pods, views, nil))
+	var got string
+	for _, d := range p.Drift {
+		if d.Kind == DriftSkew {
+			got = d.Detail
+		}
+	}
+	if !strings.Contains(got, "cache-0 has 8001 slots") || !strings.Contains(got, "cache-1 has 2922 slots") || strings.Contains(got, "cache-2") {
+		t.Errorf("slot skew drift: %q", got)
+	}
+	if len(p.Actions) != 0 {
+		t.Errorf("skew alone plans %v; moving slots is the migration engine's job", kinds(p))
+	}
+}
