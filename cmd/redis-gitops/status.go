@@ -91,11 +91,7 @@ func printStatus(w io.Writer, cluster string, o *topology.Observed, plan topolog
 			role = "master"
 			var parts []string
 			for _, r := range n.Self.Slots {
-				if r.Start == r.End {
-					parts = append(parts, strconv.Itoa(r.Start))
-				} else {
-					parts = append(parts, fmt.Sprintf("%d-%d", r.Start, r.End))
-				}
+				parts = append(parts, r.String())
 			}
 			slots = strings.Join(parts, ",")
 		} else {

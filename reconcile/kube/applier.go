@@ -156,13 +156,12 @@ func (a *Applier) Apply(ctx context.Context, objs []any, opts Options) (Result, 
 		ref := ObjectRef{Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
 		rendered[ref] = true
 		namespace = ref.Namespace
-		change, drift, warnings, err := a.applyOne(ctx, u, opts)
+		change, drift, err := a.applyOne(ctx, u, opts)
 		if err != nil {
 			return res, fmt.Errorf("apply %s: %w", ref, err)
 		}
 		res.Changes = append(res.Changes, change)
 		res.Drift = append(res.Drift, drift...)
-		res.Warnings = append(res.Warnings, warnings...)
 		if ref.Kind == "StatefulSet" {
 			// The claims of existing pods do not follow the template: grow
 			// them where the StorageClass allows it.
@@ -185,11 +184,11 @@ func (a *Applier) Apply(ctx context.Context, objs []any, opts Options) (Result, 
 }
 
 // applyOne plans one object with a dry run and writes it when it changes.
-func (a *Applier) applyOne(ctx context.Context, u *unstructured.Unstructured, opts Options) (Change, []Drift, []string, error) {
+func (a *Applier) applyOne(ctx context.Context, u *unstructured.Unstructured, opts Options) (Change, []Drift, error) {
 	ref := ObjectRef{Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
 	gvr, ok := gvrFor(ref.Kind)
 	if !ok {
-		return Change{}, nil, nil, fmt.Errorf("kind %s is not one the project manages", ref.Kind)
+		return Change{}, nil, fmt.Errorf("kind %s is not one the project manages", ref.Kind)
 	}
 	res := a.Dynamic.Resource(gvr).Namespace(ref.Namespace)
 	var live *unstructured.Unstructured
@@ -200,7 +199,7 @@ func (a *Applier) applyOne(ctx context.Context, u *unstructured.Unstructured, op
 	if apierrors.IsNotFound(err) {
 		live = nil
 	} else if err != nil {
-		return Change{}, nil, nil, fmt.Errorf("get: %w", err)
+		return Change{}, nil, fmt.Errorf("get: %w", err)
 	}
 
 	planned, err := a.patch(ctx, res, u, true)
@@ -208,17 +207,17 @@ func (a *Applier) applyOne(ctx context.Context, u *unstructured.Unstructured, op
 		if ref.Kind == "StatefulSet" && live != nil && isImmutableChange(err) {
 			return a.recreateStatefulSet(ctx, res, u, live, err, opts)
 		}
-		return Change{}, nil, nil, fmt.Errorf("dry run: %w", err)
+		return Change{}, nil, fmt.Errorf("dry run: %w", err)
 	}
 	if live == nil {
 		change := Change{Object: ref, Action: Created, Applied: !opts.DryRun}
 		if opts.DryRun {
-			return change, nil, nil, nil
+			return change, nil, nil
 		}
 		if _, err := a.patch(ctx, res, u, false); err != nil {
-			return Change{}, nil, nil, err
+			return Change{}, nil, err
 		}
-		return change, nil, nil, nil
+		return change, nil, nil
 	}
 
 	diffs := Diff(live.Object, planned.Object)
@@ -230,15 +229,15 @@ func (a *Applier) applyOne(ctx context.Context, u *unstructured.Unstructured, op
 		}
 	}
 	if len(diffs) == 0 {
-		return Change{Object: ref, Action: Unchanged}, nil, nil, nil
+		return Change{Object: ref, Action: Unchanged}, nil, nil
 	}
 	change := Change{Object: ref, Action: Configured, Fields: diffs, Applied: !opts.DryRun}
 	if !opts.DryRun {
 		if _, err := a.patch(ctx, res, u, false); err != nil {
-			return Change{}, nil, nil, err
+			return Change{}, nil, err
 		}
 	}
-	return change, drift, nil, nil
+	return change, drift, nil
 }
 
 // isDrift: a field differs and someone other than redis-gitops owns the live

@@ -65,7 +65,7 @@ func immutableDiffs(live, rendered *unstructured.Unstructured) []FieldDiff {
 // it is deleted with orphan propagation, so its pods keep running and its
 // PVCs stay, then created again; the new StatefulSet adopts the pods by
 // their labels. No pod restarts.
-func (a *Applier) recreateStatefulSet(ctx context.Context, res dynamic.ResourceInterface, u, live *unstructured.Unstructured, dryRunErr error, opts Options) (Change, []Drift, []string, error) {
+func (a *Applier) recreateStatefulSet(ctx context.Context, res dynamic.ResourceInterface, u, live *unstructured.Unstructured, dryRunErr error, opts Options) (Change, []Drift, error) {
 	ref := ObjectRef{Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
 	fields := immutableDiffs(live, u)
 	var names []string
@@ -80,7 +80,7 @@ func (a *Applier) recreateStatefulSet(ctx context.Context, res dynamic.ResourceI
 		change.Reason = fmt.Sprintf("the API server refused the update as immutable (%v): delete with orphaned pods and create again", dryRunErr)
 	}
 	if opts.DryRun {
-		return change, nil, nil, nil
+		return change, nil, nil
 	}
 	uid := live.GetUID()
 	orphan := metav1.DeletePropagationOrphan
@@ -88,7 +88,7 @@ func (a *Applier) recreateStatefulSet(ctx context.Context, res dynamic.ResourceI
 		return res.Delete(ctx, ref.Name, metav1.DeleteOptions{PropagationPolicy: &orphan, Preconditions: &metav1.Preconditions{UID: &uid}})
 	})
 	if err != nil && !apierrors.IsNotFound(err) {
-		return Change{}, nil, nil, fmt.Errorf("delete (orphan) for recreate: %w", err)
+		return Change{}, nil, fmt.Errorf("delete (orphan) for recreate: %w", err)
 	}
 	// The orphan finalizer runs in the garbage collector: wait until the
 	// object is gone before creating its successor.
@@ -99,18 +99,18 @@ func (a *Applier) recreateStatefulSet(ctx context.Context, res dynamic.ResourceI
 			break
 		}
 		if time.Now().After(deadline) {
-			return Change{}, nil, nil, fmt.Errorf("recreate: old StatefulSet still present after 2m (finalizers %v)", finalizers(cur))
+			return Change{}, nil, fmt.Errorf("recreate: old StatefulSet still present after 2m (finalizers %v)", finalizers(cur))
 		}
 		select {
 		case <-ctx.Done():
-			return Change{}, nil, nil, ctx.Err()
+			return Change{}, nil, ctx.Err()
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
 	if _, err := a.patch(ctx, res, u, false); err != nil {
-		return Change{}, nil, nil, fmt.Errorf("create after orphan delete: %w", err)
+		return Change{}, nil, fmt.Errorf("create after orphan delete: %w", err)
 	}
-	return change, nil, nil, nil
+	return change, nil, nil
 }
 
 func finalizers(u *unstructured.Unstructured) []string {

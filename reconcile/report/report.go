@@ -351,11 +351,7 @@ func firstSlot(n *topology.Node) int {
 func slotStrings(rs []topology.SlotRange) []string {
 	out := make([]string, 0, len(rs))
 	for _, r := range rs {
-		if r.Start == r.End {
-			out = append(out, fmt.Sprint(r.Start))
-		} else {
-			out = append(out, fmt.Sprintf("%d-%d", r.Start, r.End))
-		}
+		out = append(out, r.String())
 	}
 	return out
 }

@@ -3,7 +3,6 @@ package topology
 import (
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -167,11 +166,7 @@ func (o *Observed) Owners() [SlotCount]string {
 func formatRanges(rs []SlotRange) string {
 	parts := make([]string, len(rs))
 	for i, r := range rs {
-		if r.Start == r.End {
-			parts[i] = strconv.Itoa(r.Start)
-		} else {
-			parts[i] = fmt.Sprintf("%d-%d", r.Start, r.End)
-		}
+		parts[i] = r.String()
 	}
 	return strings.Join(parts, ",")
 }

@@ -284,9 +284,9 @@ func planFormed(d Desired, o *Observed, want int, p Plan) Plan {
 	// otherwise only report what is uncovered.
 	uncovered := uncoveredRanges(owners)
 	allAnswered := len(o.Unreachable) == 0 && len(o.Nodes) >= want
+	pl, placeErr := Place(o.Pods, d.Masters, d.ReplicasPerMaster, d.ZoneAware, o.Current())
 	if len(uncovered) == 1 && uncovered[0].Len() == SlotCount && allAnswered && totalKeys(o) == 0 {
-		pl, err := Place(o.Pods, d.Masters, d.ReplicasPerMaster, d.ZoneAware, o.Current())
-		if err == nil {
+		if placeErr == nil {
 			slots := SplitSlots(d.Masters)
 			for i, podName := range pl.Masters {
 				p.Actions = append(p.Actions, Action{Kind: AddSlots, Pod: podName, Node: o.ByPod[podName], Slots: []SlotRange{slots[i]},
@@ -298,9 +298,8 @@ func planFormed(d Desired, o *Observed, want int, p Plan) Plan {
 	}
 
 	// Placement and roles.
-	pl, err := Place(o.Pods, d.Masters, d.ReplicasPerMaster, d.ZoneAware, o.Current())
-	if err != nil {
-		p.Blocked = err.Error()
+	if placeErr != nil {
+		p.Blocked = placeErr.Error()
 		return p
 	}
 	p.Placement = pl

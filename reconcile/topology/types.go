@@ -4,12 +4,22 @@
 // into typed actions. No clients, no clocks.
 package topology
 
+import "strconv"
+
 // SlotCount is the number of hash slots in a Redis Cluster.
 const SlotCount = 16384
 
 // SlotRange is an inclusive range of slots.
 type SlotRange struct {
 	Start, End int
+}
+
+// String is the range as Redis prints it: "5461-10922", or "42".
+func (r SlotRange) String() string {
+	if r.Start == r.End {
+		return strconv.Itoa(r.Start)
+	}
+	return strconv.Itoa(r.Start) + "-" + strconv.Itoa(r.End)
 }
 
 // Len is the number of slots in the range.

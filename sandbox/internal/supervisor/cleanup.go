@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/redis-gitops/redis-gitops/sandbox/internal/controlplane"
 	"github.com/redis-gitops/redis-gitops/sandbox/internal/podnet"
@@ -170,24 +169,4 @@ func unescapeMount(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
-}
-
-// waitExit waits for a process to be gone.
-func waitExit(ctx context.Context, pid int, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if syscall.Kill(pid, 0) != nil {
-			return true
-		}
-		// A zombie child of ours would linger; its cmdline is empty.
-		if cmdline(pid) == "" {
-			return true
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return false
 }

@@ -145,15 +145,11 @@ func (s *Supervisor) start(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Join(s.names.Dir, "logs"), 0o755); err != nil {
 		return fmt.Errorf("create sandbox dir: %w", err)
 	}
-	cidr, err := PickPodCIDR(podnet.OverlapsRoutes)
+	bridge, cidr, err := claimPodNetwork(ctx, s.names.Bridge)
 	if err != nil {
 		return err
 	}
-	gateway := netip.PrefixFrom(cidr.Addr().Next(), cidr.Bits())
-	bridge := podnet.Bridge{Name: s.names.Bridge, Gateway: gateway}
-	if err := bridge.Setup(ctx); err != nil {
-		return err
-	}
+	gateway := bridge.Gateway
 	ipam, err := podnet.NewIPAM(cidr, gateway.Addr())
 	if err != nil {
 		return err
@@ -400,4 +396,38 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// netLock serialises pod-CIDR choice between sandboxes on this machine: two
+// sandboxes starting at once (test binaries run in parallel) would otherwise
+// both find 10.244.0.0/16 free and route it to two bridges. It is an
+// abstract unix socket, so it leaves no file behind and a dead holder
+// releases it.
+const netLock = "@redis-gitops-sandbox-net"
+
+// claimPodNetwork picks a free pod CIDR and sets up the bridge on it, under
+// netLock, so the route the bridge adds is what the next sandbox sees.
+func claimPodNetwork(ctx context.Context, name string) (podnet.Bridge, netip.Prefix, error) {
+	var lock net.Listener
+	for {
+		var err error
+		if lock, err = net.Listen("unix", netLock); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return podnet.Bridge{}, netip.Prefix{}, fmt.Errorf("pod network lock: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	defer lock.Close()
+	cidr, err := PickPodCIDR(podnet.OverlapsRoutes)
+	if err != nil {
+		return podnet.Bridge{}, netip.Prefix{}, err
+	}
+	bridge := podnet.Bridge{Name: name, Gateway: netip.PrefixFrom(cidr.Addr().Next(), cidr.Bits())}
+	if err := bridge.Setup(ctx); err != nil {
+		return podnet.Bridge{}, netip.Prefix{}, err
+	}
+	return bridge, cidr, nil
 }
