@@ -146,7 +146,11 @@ func waitHealthy(ctx context.Context, ex *Executor, o *topology.Observed, timeou
 }
 
 // signature is redis-cli's join check (node IDs with their slots), plus
-// the address of every observed node, which must be its pod's.
+// the address of every observed node, which must be its pod's, and its
+// role: after a planned failover the old master tells the others it is
+// now a replica a little later than the new master claims the slots, and
+// until every node has heard it, some still count it as a (slotless)
+// master.
 func signature(text string, o *topology.Observed) (string, error) {
 	nodes, err := topology.ParseClusterNodes(text)
 	if err != nil {
@@ -159,6 +163,13 @@ func signature(text string, o *topology.Observed) (string, error) {
 		}
 		if len(n.Slots) > 0 {
 			parts = append(parts, fmt.Sprintf("%s:%v", n.ID, n.Slots))
+		}
+		if _, ok := o.Nodes[n.ID]; ok {
+			role := "master"
+			if n.Has("slave") {
+				role = "replica-of-" + n.MasterID
+			}
+			parts = append(parts, n.ID+":"+role)
 		}
 	}
 	sort.Strings(parts)

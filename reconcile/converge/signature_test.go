@@ -1,0 +1,50 @@
+package converge
+
+import (
+	"testing"
+
+	"github.com/redis-gitops/redis-gitops/reconcile/topology"
+)
+
+// Views are CLUSTER NODES texts as two nodes print them; each case says
+// whether waitHealthy may count them as one settled cluster.
+func TestSignatureAgreement(t *testing.T) {
+	o := &topology.Observed{Nodes: map[string]*topology.Node{
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": {ID: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", Pod: topology.Pod{Name: "c-0", IP: "10.0.0.1"}},
+		"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb": {ID: "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", Pod: topology.Pod{Name: "c-1", IP: "10.0.0.2"}},
+	}}
+	const settled = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 10.0.0.1:6379@16379 myself,master - 0 0 2 connected 0-16383\n" +
+		"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb 10.0.0.2:6379@16379 slave aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 0 0 2 connected\n"
+	cases := []struct {
+		name  string
+		other string
+		same  bool
+		err   bool
+	}{
+		{"same view", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 10.0.0.1:6379@16379 master - 0 0 2 connected 0-16383\n" +
+			"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb 10.0.0.2:6379@16379 myself,slave aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 0 0 2 connected\n", true, false},
+		// Right after CLUSTER FAILOVER: the slots moved, but this node
+		// has not heard that the old master is now a replica.
+		{"old master not yet a replica here", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 10.0.0.1:6379@16379 master - 0 0 2 connected 0-16383\n" +
+			"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb 10.0.0.2:6379@16379 myself,master - 0 0 1 connected\n", false, false},
+		{"slots elsewhere", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 10.0.0.1:6379@16379 slave bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb 0 0 2 connected\n" +
+			"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb 10.0.0.2:6379@16379 myself,master - 0 0 3 connected 0-16383\n", false, false},
+		{"stale address", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 10.0.0.9:6379@16379 master - 0 0 2 connected 0-16383\n" +
+			"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb 10.0.0.2:6379@16379 myself,slave aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 0 0 2 connected\n", false, true},
+	}
+	want, err := signature(settled, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := signature(tc.other, o)
+			if (err != nil) != tc.err {
+				t.Fatalf("error = %v, want error: %v", err, tc.err)
+			}
+			if err == nil && (got == want) != tc.same {
+				t.Errorf("signatures equal = %v, want %v\n%s\n%s", got == want, tc.same, want, got)
+			}
+		})
+	}
+}
