@@ -24,8 +24,18 @@ type ObjectsResult struct {
 	Clusters []ClusterObjects
 	// Removed are the objects of clusters no longer in Git.
 	Removed []kube.Change
+	// Pruned are those clusters, each with what was deleted (or would be).
+	Pruned []PrunedCluster
 	// PruneSkipped says why clusters removed from Git were not pruned.
 	PruneSkipped string
+}
+
+// PrunedCluster is a cluster that Git no longer declares and whose objects
+// were pruned (PersistentVolumeClaims are always kept).
+type PrunedCluster struct {
+	Cluster string // namespace/name
+	Changes []kube.Change
+	Err     error
 }
 
 // ApplyObjects renders and applies every valid cluster. One cluster's
@@ -66,6 +76,7 @@ func ApplyObjects(ctx context.Context, a *kube.Applier, clusters []*spec.RedisCl
 		}
 		changes, err := a.PruneCluster(ctx, m.Namespace, render.ManagedSelector(m.Name), dryRun)
 		out.Removed = append(out.Removed, changes...)
+		out.Pruned = append(out.Pruned, PrunedCluster{Cluster: m.Namespace + "/" + m.Name, Changes: changes, Err: err})
 		if err != nil {
 			out.Clusters = append(out.Clusters, ClusterObjects{Cluster: m.Namespace + "/" + m.Name, DryRun: dryRun, Err: err})
 		}

@@ -68,6 +68,8 @@ const (
 	ReasonPlacementDegraded = "PlacementDegraded"
 	ReasonDriftDetected     = "DriftDetected"
 	ReasonNoDrift           = "NoDrift"
+	ReasonRemovedFromGit    = "RemovedFromGit"
+	ReasonPruneFailed       = "PruneFailed"
 	ReasonNodesMissing      = "NodesMissing"
 	ReasonConverged         = "Converged"
 )
@@ -75,6 +77,9 @@ const (
 // conditions applies the rules above to a report whose drift, actions and
 // topology are already built.
 func conditions(in Input, r Report, plan topology.Plan) []Condition {
+	if in.Removed {
+		return removedConditions(in, r)
+	}
 	stalled := stalledCondition(in, plan)
 	progressing := Condition{Type: Progressing, Status: False, Reason: ReasonNoActions, Message: "nothing to do"}
 	if n := len(r.Actions); n > 0 {
@@ -169,4 +174,21 @@ func driftSummary(drift []DriftEntry) string {
 		noun = "drift entry"
 	}
 	return fmt.Sprintf("%d %s: %s", len(drift), noun, strings.Join(parts, ", "))
+}
+
+// removedConditions: a cluster whose spec left Git is never Ready again; its
+// report says what was pruned and that its volumes were kept.
+func removedConditions(in Input, r Report) []Condition {
+	msg := "the spec was removed from Git: its objects are pruned, its PersistentVolumeClaims (the data) are kept"
+	ready := Condition{Type: Ready, Status: False, Reason: ReasonRemovedFromGit, Message: msg}
+	progressing := Condition{Type: Progressing, Status: False, Reason: ReasonNoActions, Message: "nothing to do"}
+	if n := len(r.Actions); n > 0 {
+		progressing = Condition{Type: Progressing, Status: True, Reason: ReasonConverging, Message: "pruned " + plural(n, "object")}
+	}
+	degraded := Condition{Type: Degraded, Status: False, Reason: ReasonNoDrift, Message: "no cluster is declared"}
+	stalled := Condition{Type: Stalled, Status: False, Reason: ReasonNotStalled, Message: "nothing blocks the pass"}
+	if in.PruneErr != nil {
+		stalled = Condition{Type: Stalled, Status: True, Reason: ReasonPruneFailed, Message: redact("prune: " + in.PruneErr.Error())}
+	}
+	return []Condition{ready, progressing, degraded, stalled}
 }

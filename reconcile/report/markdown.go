@@ -78,6 +78,8 @@ func (r Report) Verdict() string {
 		suffix = " (suspended)"
 	}
 	switch {
+	case r.Mode == ModeRemoved && stalled.Status != True:
+		return "🗑️ removed: " + ready.Message
 	case stalled.Status == True:
 		return "❌ stalled: " + stalled.Message + suffix
 	case degraded.Status == True:

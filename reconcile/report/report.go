@@ -43,6 +43,7 @@ const (
 	ModeApply     = "apply"     // drift: correct: the pass wrote what it had to
 	ModeReport    = "report"    // drift: report: the pass only planned
 	ModeSuspended = "suspended" // reconcile.suspend: the pass only planned
+	ModeRemoved   = "removed"   // the spec left Git: objects pruned, data kept
 )
 
 // Input is everything one pass produced for one cluster. Any part may be
@@ -65,6 +66,11 @@ type Input struct {
 	// DryRun: drift: report or suspend, nothing was written.
 	DryRun    bool
 	Suspended bool
+	// Removed: the spec is gone from Git; Pruned is what was deleted (its
+	// PersistentVolumeClaims are kept), PruneErr what stopped it.
+	Removed  bool
+	Pruned   []kube.Change
+	PruneErr error
 }
 
 // Report is the status of one cluster after one pass. Its YAML form is the
@@ -169,6 +175,15 @@ func Build(in Input) Report {
 		r.Mode = ModeSuspended
 	case in.DryRun:
 		r.Mode = ModeReport
+	}
+	if in.Removed {
+		r.Mode = ModeRemoved
+		for _, c := range in.Pruned {
+			r.Actions = append(r.Actions, redact(prefix(!c.Applied)+changeString(c)))
+		}
+		if in.PruneErr != nil {
+			r.Errors = append(r.Errors, redact("prune: "+in.PruneErr.Error()))
+		}
 	}
 	if in.Spec != nil {
 		r.Topology.Desired = Desired{Masters: in.Spec.Spec.Masters, ReplicasPerMaster: in.Spec.Spec.Replicas()}

@@ -26,7 +26,20 @@ func goldenCases(t *testing.T) map[string]Input {
 		"invalid-spec":      invalidSpecInput(),
 		"dry-run":           dryRunInput(t),
 		"blocked-bootstrap": blockedBootstrapInput(t),
+		"removed":           removedInput(),
 	}
+}
+
+// removedInput: the spec file was deleted from Git; the pass pruned the
+// cluster's objects and kept its claims.
+func removedInput() Input {
+	ref := func(kind, name string) kube.ObjectRef {
+		return kube.ObjectRef{Kind: kind, Namespace: "prod", Name: name}
+	}
+	return Input{Cluster: "prod/cache", Revision: "9e1d0b7", Removed: true, Pruned: []kube.Change{
+		{Object: ref("StatefulSet", "cache"), Action: kube.Pruned, Reason: "cluster removed from Git", Applied: true},
+		{Object: ref("Service", "cache"), Action: kube.Pruned, Reason: "cluster removed from Git", Applied: true},
+	}}
 }
 
 // driftInput: someone ran kubectl edit on the StatefulSet's image, and
