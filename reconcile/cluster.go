@@ -26,6 +26,8 @@ type Redis struct {
 	// PodsTimeout bounds the wait for the StatefulSet's pods to run
 	// (default 3 min).
 	PodsTimeout time.Duration
+	// Stop, once closed, ends a convergence before its next action.
+	Stop <-chan struct{}
 }
 
 // TargetFor is where the cluster's pods are and how to read their domains.
@@ -87,7 +89,7 @@ func (r *Redis) Converge(ctx context.Context, c *spec.RedisCluster, dryRun bool)
 		}
 	}
 	ob := &converge.Observer{Client: r.Client, Dial: dial}
-	ex := &converge.Executor{Dial: dial, Password: pw, KeysPerBatch: c.Spec.Migration.KeysPerBatch, Port: t.Port, Log: r.Log}
+	ex := &converge.Executor{Dial: dial, Password: pw, KeysPerBatch: c.Spec.Migration.KeysPerBatch, Port: t.Port, Log: r.Log, Stop: r.Stop}
 	return converge.Converge(ctx, ob, ex, t, DesiredFor(c), converge.Options{DryRun: dryRun, Log: r.Log})
 }
 

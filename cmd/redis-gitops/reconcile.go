@@ -17,7 +17,6 @@ import (
 	"github.com/redis-gitops/redis-gitops/reconcile"
 	"github.com/redis-gitops/redis-gitops/reconcile/converge"
 	"github.com/redis-gitops/redis-gitops/reconcile/kube"
-	"github.com/redis-gitops/redis-gitops/reconcile/report"
 	"github.com/redis-gitops/redis-gitops/spec"
 )
 
@@ -63,46 +62,26 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	res := reconcile.ApplyObjects(ctx, applier, clusters, loadErrs, *dryRun, *prune)
-	var reports []report.Report
-	failed := printObjects(stdout, res)
-	if res.PruneSkipped != "" && *prune {
-		fmt.Fprintln(stderr, "prune skipped:", res.PruneSkipped)
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	pass := reconcile.Pass{Applier: applier, Redis: &reconcile.Redis{Client: applier.Client, Log: log},
+		Revision: *revision, DryRun: *dryRun, Prune: *prune, ObjectsOnly: *objectsOnly, Log: log}
+	res := pass.Run(ctx, clusters, loadErrs)
+	failed := printObjects(stdout, res.Objects)
+	if res.Objects.PruneSkipped != "" && *prune {
+		fmt.Fprintln(stderr, "prune skipped:", res.Objects.PruneSkipped)
 	}
-	if !*objectsOnly {
-		r := &reconcile.Redis{Client: applier.Client, Log: slog.New(slog.NewTextHandler(stderr, nil))}
-		for i, c := range clusters {
-			if err := res.Clusters[i].Err; err != nil {
-				if *statusDir != "" {
-					reports = append(reports, report.Build(report.Input{Cluster: c.Key(), Revision: *revision, Spec: c, ObjectsErr: err}))
-				}
-				continue
-			}
-			dry := *dryRun || c.Spec.ReportOnly() || c.Spec.Reconcile.Suspend
-			out, err := r.Converge(ctx, c, dry)
-			printTopology(stdout, c.Key(), out, dry)
-			if err != nil {
-				failed++
-				fmt.Fprintf(stderr, "%s: %v\n", c.Key(), err)
-			}
-			if *statusDir != "" {
-				reports = append(reports, report.Build(report.Input{Cluster: c.Key(), Revision: *revision, Spec: c,
-					Objects: &res.Clusters[i].Result, Topology: &out, TopologyErr: err, DryRun: dry, Suspended: c.Spec.Reconcile.Suspend}))
-			}
+	for _, c := range res.Clusters {
+		if c.Topology == nil {
+			continue
+		}
+		printTopology(stdout, c.Cluster, *c.Topology, c.DryRun)
+		if c.TopologyErr != nil {
+			failed++
+			fmt.Fprintf(stderr, "%s: %v\n", c.Cluster, c.TopologyErr)
 		}
 	}
 	if *statusDir != "" {
-		// A cluster whose spec does not load still gets its report, with the errors.
-		bad := map[string]spec.ErrorList{}
-		for _, e := range loadErrs {
-			if e.Cluster != "" {
-				bad[e.Cluster] = append(bad[e.Cluster], e)
-			}
-		}
-		for key, errs := range bad {
-			reports = append(reports, report.Build(report.Input{Cluster: key, Revision: *revision, SpecErrors: errs}))
-		}
-		for _, rep := range reports {
+		for _, rep := range res.Reports {
 			wrote, err := writeReport(*statusDir, rep)
 			if err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("status report %s: %w", rep.Cluster, err)}

@@ -51,6 +51,9 @@ func Converge(ctx context.Context, ob *Observer, ex *Executor, t Target, d topol
 	}
 	var res Result
 	for round := 0; round < opts.MaxRounds; round++ {
+		if round > 0 && stopped(ex.Stop) {
+			return res, ErrStopped
+		}
 		o, err := ob.Observe(ctx, t)
 		if err != nil {
 			return res, err

@@ -22,6 +22,21 @@ type Executor struct {
 	KeysPerBatch int
 	Port         int
 	Log          *slog.Logger
+	// Stop, once closed, ends Run before its next action: a shutdown never
+	// interrupts an action (a slot half moved), it only declines the next.
+	Stop <-chan struct{}
+}
+
+// ErrStopped is returned when Stop closed before the work was done.
+var ErrStopped = errors.New("stopped before the next step (shutting down)")
+
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // waitStep bounds each wait for gossip (a node learning a peer, a
@@ -42,6 +57,9 @@ func (e *Executor) with(ctx context.Context, n *topology.Node, f func(Admin) err
 // next pass observes again and plans from what is.
 func (e *Executor) Run(ctx context.Context, o *topology.Observed, actions []topology.Action) error {
 	for _, a := range actions {
+		if stopped(e.Stop) {
+			return ErrStopped
+		}
 		if e.Log != nil {
 			e.Log.Info("topology", "action", a.String())
 		}
