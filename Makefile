@@ -7,6 +7,8 @@ SANDBOX_DIR ?= $(CURDIR)/.sandbox
 DEB_PACKAGES := redis-server redis-tools etcd-server iproute2 util-linux procps
 K8S_BINS := $(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/kube-scheduler $(BIN)/kubectl
 K8S_CMDS := $(patsubst $(BIN)/%,k8s.io/kubernetes/cmd/%,$(K8S_BINS))
+# Gitea, a real Git server for the daemon's end-to-end tests (internal/giteatest).
+GITEA_BINS := $(BIN)/gitea $(BIN)/gitea.root
 
 .PHONY: all deps build sandbox redis-gitops test test-go test-fuzz test-sandbox vet demo demo-down bench clean
 
@@ -21,8 +23,8 @@ deps:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-## build: the product, the sandbox, and Kubernetes from its Go modules (cached by the Go build cache).
-build: redis-gitops sandbox $(K8S_BINS)
+## build: the product, the sandbox, and Kubernetes and Gitea from their Go modules (cached by the Go build cache).
+build: redis-gitops sandbox $(K8S_BINS) $(GITEA_BINS)
 
 redis-gitops:
 	$(GO) build -o $(BIN)/redis-gitops ./cmd/redis-gitops
@@ -34,6 +36,16 @@ sandbox:
 $(K8S_BINS) &: sandbox/go.mod sandbox/go.sum
 	cd sandbox && $(GO) build -o $(BIN)/ $(K8S_CMDS)
 	@touch $(K8S_BINS)
+
+# The Gitea version is pinned by sandbox/gitea/go.mod. Gitea reads its
+# templates, locales and options at run time from the module's source, whose
+# directory goes into bin/gitea.root (giteatest sets STATIC_ROOT_PATH to it).
+$(GITEA_BINS) &: sandbox/gitea/go.mod sandbox/gitea/go.sum
+	cd sandbox/gitea && $(GO) build -tags 'sqlite sqlite_unlock_notify' \
+	  -ldflags "-X main.Version=$$($(GO) list -m -f '{{.Version}}' code.gitea.io/gitea | sed 's/^v//')" \
+	  -o $(BIN)/gitea code.gitea.io/gitea
+	cd sandbox/gitea && $(GO) list -m -f '{{.Dir}}' code.gitea.io/gitea > $(BIN)/gitea.root
+	@touch $(GITEA_BINS)
 
 vet:
 	$(GO) vet ./...
