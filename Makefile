@@ -4,7 +4,7 @@ GO ?= go
 BIN := $(CURDIR)/bin
 SANDBOX_DIR ?= $(CURDIR)/.sandbox
 # What the sandbox and the tests need from Debian.
-DEB_PACKAGES := redis-server redis-tools etcd-server iproute2 util-linux procps
+DEB_PACKAGES := redis-server redis-tools etcd-server iproute2 util-linux procps git
 K8S_BINS := $(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/kube-scheduler $(BIN)/kubectl
 K8S_CMDS := $(patsubst $(BIN)/%,k8s.io/kubernetes/cmd/%,$(K8S_BINS))
 # Gitea, a real Git server for the daemon's end-to-end tests (internal/giteatest).

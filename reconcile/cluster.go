@@ -28,6 +28,9 @@ type Redis struct {
 	PodsTimeout time.Duration
 	// Stop, once closed, ends a convergence before its next action.
 	Stop <-chan struct{}
+	// Wrap, when set, wraps every admin connection (the daemon counts
+	// Redis writes through it).
+	Wrap func(converge.Admin) converge.Admin
 }
 
 // TargetFor is where the cluster's pods are and how to read their domains.
@@ -81,6 +84,10 @@ func (r *Redis) Converge(ctx context.Context, c *spec.RedisCluster, dryRun bool)
 	dial := r.Dial
 	if dial == nil {
 		dial = converge.RedisDialer(pw)
+	}
+	if wrap := r.Wrap; wrap != nil {
+		inner := dial
+		dial = func(addr string) converge.Admin { return wrap(inner(addr)) }
 	}
 	t := TargetFor(c)
 	if !dryRun {

@@ -164,3 +164,11 @@ func Sandbox(t testing.TB, args ...string) string {
 	}
 	return out
 }
+
+// Kubeconfig is the path of the sandbox's admin kubeconfig, for programs
+// a test starts.
+func Kubeconfig() string { return filepath.Join(dir, "kubeconfig") }
+
+// Bin is the path of a program in the repository's bin/ (built by `make
+// build`), such as "redis-gitops".
+func Bin(name string) string { return filepath.Join(binDir, name) }

@@ -1,0 +1,130 @@
+package daemon
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/redis-gitops/redis-gitops/reconcile/converge"
+)
+
+// Metrics are the daemon's Prometheus metrics, on a registry of their own.
+// Labels carry cluster keys (namespace/name), providers and results, never
+// a value from a Secret.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	ReconcileDuration *prometheus.HistogramVec // cluster, trigger
+	Reconciles        *prometheus.CounterVec   // cluster, result
+	Drift             *prometheus.GaugeVec     // cluster
+	Revision          *prometheus.GaugeVec     // revision
+	GitErrors         *prometheus.CounterVec   // op: fetch | push
+	Webhooks          *prometheus.CounterVec   // provider, code
+	Writes            *prometheus.CounterVec   // target: kubernetes | redis | git
+	Leader            prometheus.Gauge
+}
+
+// NewMetrics registers every metric.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		ReconcileDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "redis_gitops_reconcile_duration_seconds", Help: "Duration of one cluster's reconcile (objects, topology, report).",
+			Buckets: []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600},
+		}, []string{"cluster", "trigger"}),
+		Reconciles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "redis_gitops_reconciles_total", Help: "Reconciles per cluster by result: ready, progressing, degraded, stalled, removed.",
+		}, []string{"cluster", "result"}),
+		Drift: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "redis_gitops_drift_entries", Help: "Drift entries the last reconcile of the cluster found.",
+		}, []string{"cluster"}),
+		Revision: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "redis_gitops_applied_revision_info", Help: "The Git revision in force (value 1).",
+		}, []string{"revision"}),
+		GitErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "redis_gitops_git_errors_total", Help: "Failed Git fetches and pushes.",
+		}, []string{"op"}),
+		Webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "redis_gitops_webhook_requests_total", Help: "Webhook requests by provider and HTTP status.",
+		}, []string{"provider", "code"}),
+		Writes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "redis_gitops_writes_total", Help: "Write calls made by reconciles: Kubernetes requests that change state, Redis commands that change state, Git pushes.",
+		}, []string{"target"}),
+		Leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "redis_gitops_leader", Help: "1 while this daemon holds the Lease and acts.",
+		}),
+	}
+	m.Registry.MustRegister(m.ReconcileDuration, m.Reconciles, m.Drift, m.Revision, m.GitErrors, m.Webhooks, m.Writes, m.Leader,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	for _, t := range []string{"kubernetes", "redis", "git"} {
+		m.Writes.WithLabelValues(t)
+	}
+	return m
+}
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// CountKubernetesWrites wraps a client transport: every request that can
+// change state (not GET, not a server-side dry run) counts as a write.
+// Use it on the reconcile's clients, not on leader election's, whose
+// renewals are not the reconcile's doing.
+func (m *Metrics) CountKubernetesWrites(rt http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(r *http.Request) (*http.Response, error) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && r.URL.Query().Get("dryRun") == "" {
+			m.Writes.WithLabelValues("kubernetes").Inc()
+		}
+		return rt.RoundTrip(r)
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// CountRedisWrites wraps an admin connection: every command not known to
+// only read counts as a write.
+func (m *Metrics) CountRedisWrites(a converge.Admin) converge.Admin {
+	return &countingAdmin{Admin: a, m: m}
+}
+
+type countingAdmin struct {
+	converge.Admin
+	m *Metrics
+}
+
+func (c *countingAdmin) Do(ctx context.Context, args ...any) (any, error) {
+	if !readOnly(args) {
+		c.m.Writes.WithLabelValues("redis").Inc()
+	}
+	return c.Admin.Do(ctx, args...)
+}
+
+// readOnly tells the commands the reconciler uses to look, from those that
+// change a node (MEET, ADDSLOTS, FAILOVER, REPLICATE, SETSLOT, MIGRATE, ...).
+func readOnly(args []any) bool {
+	name := func(i int) string {
+		if i >= len(args) {
+			return ""
+		}
+		s, _ := args[i].(string)
+		return strings.ToUpper(s)
+	}
+	switch name(0) {
+	case "PING", "INFO", "DBSIZE", "ROLE", "TIME", "SCAN", "TYPE", "EXISTS", "GET", "MGET", "KEYS":
+		return true
+	case "CONFIG":
+		return name(1) == "GET"
+	case "CLUSTER":
+		switch name(1) {
+		case "NODES", "INFO", "MYID", "SLOTS", "SHARDS", "COUNTKEYSINSLOT", "GETKEYSINSLOT", "KEYSLOT", "REPLICAS", "SLAVES":
+			return true
+		}
+	}
+	return false
+}

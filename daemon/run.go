@@ -1,0 +1,245 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/redis-gitops/redis-gitops/daemon/gitsource"
+	"github.com/redis-gitops/redis-gitops/reconcile"
+	"github.com/redis-gitops/redis-gitops/reconcile/kube"
+)
+
+// Config is everything `redis-gitops daemon` is configured with. Defaults
+// are applied by SetDefaults, in one place.
+type Config struct {
+	Repo, Branch, SpecPath  string
+	StateDir                string
+	StatusBranch            string
+	StatusPath              string
+	AuthorName, AuthorEmail string
+	Interval                time.Duration
+	Listen                  string
+	// WebhookSecretFile holds the webhooks' shared secret; without it
+	// every webhook is refused (the poll still runs).
+	WebhookSecretFile string
+	MaxWebhookBody    int64
+	GitAuth           gitsource.AuthConfig
+
+	LeaderElect                               bool
+	LeaseNamespace, LeaseName, Identity       string
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// ShutdownTimeout bounds how long SIGTERM waits for the step under way.
+	ShutdownTimeout time.Duration
+
+	Kube *rest.Config
+	Log  *slog.Logger
+}
+
+// SetDefaults fills what is left empty.
+func (c *Config) SetDefaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.Branch, "main")
+	def(&c.SpecPath, "clusters")
+	def(&c.StateDir, "/var/lib/redis-gitops")
+	def(&c.StatusPath, "status")
+	def(&c.AuthorName, "redis-gitops")
+	def(&c.AuthorEmail, "redis-gitops@localhost")
+	def(&c.Listen, ":8080")
+	def(&c.LeaseName, "redis-gitops")
+	if c.Identity == "" {
+		host, _ := os.Hostname()
+		c.Identity = fmt.Sprintf("%s_%d", host, os.Getpid())
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 5 * time.Minute
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+}
+
+// Validate says what is missing or contradictory, naming the flag.
+func (c *Config) Validate() error {
+	var errs []string
+	if c.Repo == "" {
+		errs = append(errs, "--repo: the Git repository to watch is required")
+	}
+	if c.LeaderElect && c.LeaseNamespace == "" {
+		errs = append(errs, "--lease-namespace: required with leader election (the namespace the daemon runs in)")
+	}
+	if c.Interval < 0 {
+		errs = append(errs, "--interval: must not be negative")
+	}
+	if strings.HasPrefix(c.StatusPath, "/") || strings.Contains(c.StatusPath, "..") {
+		errs = append(errs, "--status-path: a relative path inside the repo")
+	}
+	if c.Kube == nil {
+		errs = append(errs, "no Kubernetes configuration")
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// Run is the daemon: the HTTP server, leader election and, while leading,
+// the loop. ctx ending (SIGTERM) lets the step under way finish and its
+// report be pushed, then releases the Lease. Losing the Lease stops at once
+// and returns an error, so the process exits.
+func Run(ctx context.Context, cfg Config) error {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := cfg.Log
+	var secret []byte
+	if cfg.WebhookSecretFile != "" {
+		b, err := os.ReadFile(cfg.WebhookSecretFile)
+		if err != nil {
+			return fmt.Errorf("--webhook-secret-file: %w", err)
+		}
+		secret = []byte(strings.TrimRight(string(b), "\r\n"))
+		if len(secret) == 0 {
+			return fmt.Errorf("--webhook-secret-file %s is empty", cfg.WebhookSecretFile)
+		}
+	}
+	auth, err := cfg.GitAuth.Method(cfg.Repo)
+	if err != nil {
+		return err
+	}
+	metrics := NewMetrics()
+
+	// The reconcile's clients count their writes; leader election's own
+	// renewals go through a client of their own.
+	counted := rest.CopyConfig(cfg.Kube)
+	counted.Wrap(metrics.CountKubernetesWrites)
+	client, err := kubernetes.NewForConfig(counted)
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(counted)
+	if err != nil {
+		return err
+	}
+	leClient, err := kubernetes.NewForConfig(cfg.Kube)
+	if err != nil {
+		return err
+	}
+
+	src := &gitsource.Source{URL: cfg.Repo, Branch: cfg.Branch, Dir: filepath.Join(cfg.StateDir, "repo"), Auth: auth, SpecPath: cfg.SpecPath, Log: log}
+	events := &KubeEvents{Client: client, Log: log}
+	d := &Daemon{
+		Git: src, SpecPath: cfg.SpecPath, StatusBranch: cfg.StatusBranch, StatusPath: cfg.StatusPath,
+		AuthorName: cfg.AuthorName, AuthorEmail: cfg.AuthorEmail, Interval: cfg.Interval,
+		Applier: &kube.Applier{Client: client, Dynamic: dyn, Log: log},
+		Redis:   &reconcile.Redis{Client: client, Log: log, Wrap: metrics.CountRedisWrites},
+		Events:  events, Metrics: metrics, Log: log,
+	}
+	var leading atomic.Bool
+	hooks := &Webhooks{Secret: secret, MaxBody: cfg.MaxWebhookBody, OnEvent: func(ev Event) {
+		if ev.Kind == "push" && (ev.Ref == "" || ev.Ref == "refs/heads/"+cfg.Branch) {
+			log.Info("webhook: push", "provider", ev.Provider, "ref", ev.Ref, "after", short(ev.After))
+			d.Kick()
+		}
+	}}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	srv := &http.Server{Handler: (&Server{Webhooks: hooks, Metrics: metrics, Daemon: d, Leading: &leading}).Handler(),
+		ReadHeaderTimeout: 10 * time.Second}
+	srvDone := make(chan struct{})
+	go func() {
+		defer close(srvDone)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	}()
+	log.Info("redis-gitops daemon", "repo", redactURL(cfg.Repo), "branch", cfg.Branch, "path", cfg.SpecPath,
+		"listen", ln.Addr().String(), "leaderElect", cfg.LeaderElect, "identity", cfg.Identity)
+
+	// Events go out until the daemon is done, not until the signal.
+	evCtx, cancelEvents := context.WithCancel(context.WithoutCancel(ctx))
+	if err := events.Start(evCtx); err != nil {
+		log.Warn("events disabled", "err", err)
+	}
+
+	// stop is SIGTERM for the loop; actCtx ends only when the loop has
+	// finished (or the shutdown timeout passes), and its end releases the
+	// Lease.
+	stop := make(chan struct{})
+	actCtx, cancelAct := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-actCtx.Done():
+			return
+		}
+		log.Info("shutting down: finishing the step under way")
+		close(stop)
+		if !leading.Load() {
+			cancelAct()
+		}
+		select {
+		case <-actCtx.Done():
+		case <-time.After(cfg.ShutdownTimeout):
+			log.Warn("shutdown timeout: stopping now", "timeout", cfg.ShutdownTimeout)
+			cancelAct()
+		}
+	}()
+	lead := func(ctx context.Context) {
+		leading.Store(true)
+		metrics.Leader.Set(1)
+		if err := d.Run(ctx, stop); err != nil && ctx.Err() == nil {
+			log.Error("daemon loop", "err", err)
+		}
+		leading.Store(false)
+		metrics.Leader.Set(0)
+		cancelAct()
+	}
+	var runErr error
+	if cfg.LeaderElect {
+		runErr = (&Leader{Client: leClient, Namespace: cfg.LeaseNamespace, Name: cfg.LeaseName, Identity: cfg.Identity,
+			LeaseDuration: cfg.LeaseDuration, RenewDeadline: cfg.RenewDeadline, RetryPeriod: cfg.RetryPeriod, Log: log}).Run(actCtx, lead)
+	} else {
+		lead(actCtx)
+	}
+	cancelAct()
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutCtx)
+	<-srvDone
+	events.Stop()
+	cancelEvents()
+	log.Info("stopped")
+	return runErr
+}
+
+// redactURL drops credentials a URL may carry, for logs.
+func redactURL(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return u
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 && strings.Contains(rest[:at], ":") {
+		return scheme + "://***@" + rest[at+1:]
+	}
+	return u
+}
