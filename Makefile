@@ -93,3 +93,4 @@ clean: demo-down
 ## bench: this reconciler against redis-cli on identical fresh pods, in one run (ratios, not absolute times).
 bench: deps build
 	SANDBOX_BIN=$(BIN) $(GO) test ./reconcile -run '^$$' -bench BenchmarkBootstrap -benchtime 3x -timeout 20m
+	SANDBOX_BIN=$(BIN) $(GO) test ./daemon -run '^$$' -bench BenchmarkGitOps -benchtime 1x -timeout 20m

@@ -59,6 +59,11 @@ type Daemon struct {
 	once     sync.Once
 	trigger  *Trigger
 	scanWake *Trigger
+	// retryWake fires when reports whose push failed are due again.
+	retryWake *Trigger
+	retries   int
+	unpushed  []report.Report
+	unpushRev string
 
 	mu            sync.Mutex
 	pending       map[string]bool // clusters whose scheduled scan is due
@@ -86,7 +91,7 @@ type State struct {
 
 func (d *Daemon) init() {
 	d.once.Do(func() {
-		d.trigger, d.scanWake = NewTrigger(), NewTrigger()
+		d.trigger, d.scanWake, d.retryWake = NewTrigger(), NewTrigger(), NewTrigger()
 		d.pending = map[string]bool{}
 		d.published = map[string][]byte{}
 		if d.SpecPath == "" {
@@ -169,6 +174,13 @@ func (d *Daemon) Run(ctx context.Context, stop <-chan struct{}) error {
 			resetPoll()
 		case <-d.scanWake.C():
 			d.scanDue(ctx)
+		case <-d.retryWake.C():
+			d.mu.Lock()
+			reports, rev := d.unpushed, d.unpushRev
+			d.mu.Unlock()
+			if reports != nil {
+				d.publish(ctx, rev, reports)
+			}
 		}
 	}
 }
@@ -298,6 +310,19 @@ func (d *Daemon) reconcile(ctx context.Context, trigger, rev string, clusters []
 // publish commits the reports whose content changed, in one commit, and
 // records an Event for each of those clusters.
 func (d *Daemon) publish(ctx context.Context, rev string, reports []report.Report) {
+	// Reports still waiting from a failed push go along, unless this pass
+	// has a newer one for the same cluster.
+	d.mu.Lock()
+	newer := map[string]bool{}
+	for _, r := range reports {
+		newer[r.Cluster] = true
+	}
+	for _, r := range d.unpushed {
+		if !newer[r.Cluster] {
+			reports = append(reports, r)
+		}
+	}
+	d.mu.Unlock()
 	files := map[string][]byte{}
 	var changed []report.Report
 	for _, r := range reports {
@@ -333,8 +358,16 @@ func (d *Daemon) publish(ctx context.Context, rev string, reports []report.Repor
 	hash, err := d.Git.Push(ctx, gitsource.Commit{Branch: d.StatusBranch, Files: files, Message: msg.String(),
 		Author: object.Signature{Name: d.AuthorName, Email: d.AuthorEmail}})
 	if err != nil {
+		// Try again on a backoff, without waiting for the next pass; a
+		// newer pass replaces what is waiting.
 		d.Metrics.GitErrors.WithLabelValues("push").Inc()
-		d.Log.Error("status push failed; the next pass tries again", "err", err)
+		d.mu.Lock()
+		d.unpushed, d.unpushRev = reports, rev
+		wait := min(time.Second<<min(d.retries, 6), time.Minute)
+		d.retries++
+		d.mu.Unlock()
+		d.Log.Error("status push failed; trying again", "err", err, "in", wait)
+		time.AfterFunc(wait, d.retryWake.Fire)
 		return
 	}
 	if hash != "" {
@@ -342,6 +375,7 @@ func (d *Daemon) publish(ctx context.Context, rev string, reports []report.Repor
 		d.Log.Info("status committed", "commit", short(hash), "clusters", len(changed))
 	}
 	d.mu.Lock()
+	d.unpushed, d.retries = nil, 0
 	for p, data := range files {
 		d.published[p] = data
 	}

@@ -81,7 +81,7 @@ func TestGitOpsLoop(t *testing.T) {
 	d := startDaemon(t, "daemon-a", repo, ns)
 	hookURL := "http://" + d.addr + "/hooks/gitea"
 
-	const schedule = "  reconcile:\n    schedule: \"@every 3s\"\n"
+	const schedule = "  reconcile:\n    schedule: \"@every 10s\"\n"
 	spec := clusterSpec(ns, "cache", 3, 1, "", schedule)
 
 	t.Run("a webhook with a bad signature is refused and triggers nothing", func(t *testing.T) {
@@ -163,13 +163,15 @@ func TestGitOpsLoop(t *testing.T) {
 				select {
 				case <-stop:
 					return
-				default:
+				case <-time.After(400 * time.Millisecond):
 				}
 				p := fmt.Sprintf("notes/%03d.txt", i)
 				srv.PutFile(t, repo, "main", p, fmt.Sprintf("note %d\n", i), "note "+p)
 				theirs = append(theirs, p)
 			}
 		}()
+		stopWriter := sync.OnceFunc(func() { close(stop); wg.Wait() })
+		defer stopWriter()
 		edited := clusterSpec(ns, "cache", 3, 1, "    config:\n      maxmemory-policy: allkeys-lru\n", schedule)
 		rev := srv.PutFile(t, repo, "main", "clusters/cache.yaml", edited, "allkeys-lru")
 		sandboxtest.Eventually(t, time.Minute, "the ConfigMap says allkeys-lru", func() error {
@@ -189,8 +191,7 @@ func TestGitOpsLoop(t *testing.T) {
 			return nil
 		})
 		time.Sleep(4 * time.Second) // a few more daemon pushes during the storm
-		close(stop)
-		wg.Wait()
+		stopWriter()
 		for _, p := range theirs {
 			if _, ok := srv.GetFile(t, repo, "main", p); !ok {
 				t.Errorf("%s, committed by someone else, is gone from main", p)
@@ -253,7 +254,7 @@ func TestGitOpsLoop(t *testing.T) {
 			return fmt.Errorf("drift %v", r.Drift)
 		})
 		t.Logf("reported: %+v", r.Drift)
-		time.Sleep(4 * time.Second) // more scans
+		time.Sleep(12 * time.Second) // at least one more scheduled scan
 		sts, err := sandboxtest.Client(t).AppsV1().StatefulSets(ns).Get(context.Background(), "cache", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)

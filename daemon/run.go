@@ -144,7 +144,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	src := &gitsource.Source{URL: cfg.Repo, Branch: cfg.Branch, Dir: filepath.Join(cfg.StateDir, "repo"), Auth: auth, SpecPath: cfg.SpecPath, Log: log}
-	events := &KubeEvents{Client: client, Log: log}
+	// Events are the notification of a change, not a change: they go
+	// through the uncounted client (a drift: report pass records one when
+	// its report changes, and writes nothing else).
+	events := &KubeEvents{Client: leClient, Log: log}
 	d := &Daemon{
 		Git: src, SpecPath: cfg.SpecPath, StatusBranch: cfg.StatusBranch, StatusPath: cfg.StatusPath,
 		AuthorName: cfg.AuthorName, AuthorEmail: cfg.AuthorEmail, Interval: cfg.Interval,

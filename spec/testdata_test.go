@@ -96,7 +96,7 @@ var invalidSpecs = map[string]string{
 	"schedule-not-cron.yaml":           `9:15: spec.reconcile.schedule: "every 5 minutes" is not a cron expression (expected exactly 5 fields, found 3`,
 	"schedule-out-of-range.yaml":       `9:15: spec.reconcile.schedule: "0 25 * * *" is not a cron expression (end of range (25) above maximum (23)`,
 	"schedule-time-zone-only.yaml":     `9:15: spec.reconcile.schedule: "CRON_TZ=UTC" is not a cron expression (a time zone needs a schedule after it`,
-	"schedule-too-often.yaml":          `9:15: spec.reconcile.schedule: "@every 10s" is too often`,
+	"schedule-too-often.yaml":          `9:15: spec.reconcile.schedule: "@every 5s" is too often`,
 	"drift-unknown.yaml":               `9:12: spec.reconcile.drift: must be correct or report; got "fix"`,
 	"migration-keys-zero.yaml":         `9:19: spec.migration.keysPerBatch: must be between 1 and 100000; got 0 (leave it out for the default, 1000)`,
 	"migration-keys-too-many.yaml":     `9:19: spec.migration.keysPerBatch: must be between 1 and 100000; got 1000000`,

@@ -39,8 +39,9 @@ const (
 	MaxKeysPerBatch  = 100_000
 	MaxParallelSlots = 64
 	// MinScheduleInterval bounds "@every" schedules: a full drift scan
-	// reads CLUSTER NODES from every pod.
-	MinScheduleInterval = time.Minute
+	// reads CLUSTER NODES from every pod and dry-runs every object; more
+	// often than this it is load for no news.
+	MinScheduleInterval = 10 * time.Second
 )
 
 // ReservedPrefix starts the label and annotation keys redis-gitops sets

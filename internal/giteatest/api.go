@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Repo is a repository on the server and what a Git client needs to reach
@@ -100,11 +101,16 @@ func (s *Server) changeFiles(t testing.TB, repo Repo, branch, message string, op
 			SHA string `json:"sha"`
 		} `json:"commit"`
 	}
-	s.must(t, s.api(t.Context(), http.MethodPost, repoPath(repo, "contents"), map[string]any{
-		"branch":  branch,
-		"message": message,
-		"files":   ops,
-	}, &got))
+	body := map[string]any{"branch": branch, "message": message, "files": ops}
+	err := s.api(t.Context(), http.MethodPost, repoPath(repo, "contents"), body, &got)
+	// Gitea commits onto the head it read; when another push moves the
+	// branch in between it answers "cannot lock ref", and a client (like a
+	// person in the web UI) tries again on the new head.
+	for try := 0; err != nil && strings.Contains(err.Error(), "cannot lock ref") && try < 10; try++ {
+		time.Sleep(time.Duration(50*(try+1)) * time.Millisecond)
+		err = s.api(t.Context(), http.MethodPost, repoPath(repo, "contents"), body, &got)
+	}
+	s.must(t, err)
 	return got.Commit.SHA
 }
 
