@@ -10,7 +10,7 @@ import (
 type nopAdmin struct{ calls int }
 
 func (n *nopAdmin) Do(context.Context, ...any) (any, error) { n.calls++; return "OK", nil }
-func (n *nopAdmin) Close() error                           { return nil }
+func (n *nopAdmin) Close() error                            { return nil }
 
 func TestRedisWritesCounted(t *testing.T) {
 	cases := []struct {
