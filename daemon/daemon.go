@@ -48,8 +48,11 @@ type Daemon struct {
 	AuthorName, AuthorEmail string
 	// Interval is the poll period, jittered by ±10% (0: no poll).
 	Interval time.Duration
-	Applier  *kube.Applier
-	Redis    *reconcile.Redis
+	// Source labels what this daemon applies and limits its pruning to
+	// that (see render.LabelSource).
+	Source  string
+	Applier *kube.Applier
+	Redis   *reconcile.Redis
 	// Events, when set, records a Kubernetes Event on a cluster's
 	// StatefulSet whenever its report changes.
 	Events  EventSink
@@ -64,6 +67,9 @@ type Daemon struct {
 	retries   int
 	unpushed  []report.Report
 	unpushRev string
+	// A cluster left unsettled by a pass is scanned again after a backoff.
+	requeued map[string]bool
+	attempts map[string]int
 
 	mu            sync.Mutex
 	pending       map[string]bool // clusters whose scheduled scan is due
@@ -94,6 +100,7 @@ func (d *Daemon) init() {
 		d.trigger, d.scanWake, d.retryWake = NewTrigger(), NewTrigger(), NewTrigger()
 		d.pending = map[string]bool{}
 		d.published = map[string][]byte{}
+		d.requeued, d.attempts = map[string]bool{}, map[string]int{}
 		if d.SpecPath == "" {
 			d.SpecPath = spec.DefaultPath
 		}
@@ -281,7 +288,7 @@ func (d *Daemon) setErr(err error) {
 
 // reconcile runs one pass and publishes its reports.
 func (d *Daemon) reconcile(ctx context.Context, trigger, rev string, clusters []*spec.RedisCluster, loadErrs spec.ErrorList, prune bool) {
-	pass := reconcile.Pass{Applier: d.Applier, Redis: d.Redis, Revision: rev, Prune: prune, Log: d.Log}
+	pass := reconcile.Pass{Applier: d.Applier, Redis: d.Redis, Revision: rev, Prune: prune, Source: d.Source, Log: d.Log}
 	res := pass.Run(ctx, clusters, loadErrs)
 	for _, c := range res.Clusters {
 		d.Metrics.ReconcileDuration.WithLabelValues(c.Cluster, trigger).Observe(c.Duration.Seconds())
@@ -290,6 +297,7 @@ func (d *Daemon) reconcile(ctx context.Context, trigger, rev string, clusters []
 		}
 	}
 	for _, r := range res.Reports {
+		d.requeue(r)
 		d.Metrics.Reconciles.WithLabelValues(r.Cluster, result(r)).Inc()
 		d.Metrics.Drift.WithLabelValues(r.Cluster).Set(float64(len(r.Drift)))
 		d.Log.Info("reconciled", "cluster", r.Cluster, "trigger", trigger, "revision", short(rev), "verdict", r.Verdict(),
@@ -305,6 +313,39 @@ func (d *Daemon) reconcile(ctx context.Context, trigger, rev string, clusters []
 		return
 	}
 	d.publish(ctx, rev, res.Reports)
+}
+
+// Requeue backoff: a cluster that a pass left unsettled (it acted, pods
+// are missing, drift remains) is scanned again after 5 s, then 10 s, ...
+// up to 5 min, until a pass finds it Ready. One whose spec is invalid
+// waits for Git.
+const (
+	requeueFirst = 5 * time.Second
+	requeueMax   = 5 * time.Minute
+)
+
+func (d *Daemon) requeue(r report.Report) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	settled := r.Condition(report.Ready).Status == report.True || r.Mode == report.ModeRemoved ||
+		r.Condition(report.Stalled).Reason == report.ReasonSpecInvalid
+	if settled {
+		delete(d.attempts, r.Cluster)
+		return
+	}
+	if d.requeued[r.Cluster] {
+		return
+	}
+	wait := min(requeueFirst<<min(d.attempts[r.Cluster], 10), requeueMax)
+	d.attempts[r.Cluster]++
+	d.requeued[r.Cluster] = true
+	key := r.Cluster
+	time.AfterFunc(wait, func() {
+		d.mu.Lock()
+		delete(d.requeued, key)
+		d.mu.Unlock()
+		d.due(key)
+	})
 }
 
 // publish commits the reports whose content changed, in one commit, and

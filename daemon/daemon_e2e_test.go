@@ -330,4 +330,21 @@ func TestLeaderElection(t *testing.T) {
 		}
 		return nil
 	})
+
+	// SIGTERM: the daemon finishes, releases the Lease (a successor need
+	// not wait for it to expire) and exits 0.
+	follower.stop(syscall.SIGTERM)
+	if code := follower.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code after SIGTERM: %d, want 0", code)
+	}
+	lease, err = sandboxtest.Client(t).CoordinationV1().Leases(ns).Get(context.Background(), "redis-gitops", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := lease.Spec.HolderIdentity; h != nil && *h != "" {
+		t.Errorf("Lease still held by %q after SIGTERM", *h)
+	}
+	if !strings.Contains(follower.logs(), `"msg":"stopped"`) {
+		t.Error("no clean stop in the log")
+	}
 }

@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -25,7 +28,11 @@ import (
 // Config is everything `redis-gitops daemon` is configured with. Defaults
 // are applied by SetDefaults, in one place.
 type Config struct {
-	Repo, Branch, SpecPath  string
+	Repo, Branch, SpecPath string
+	// Source names this repo, branch and path in a label on every object
+	// applied (default: derived from them), so that a daemon prunes only
+	// its own clusters when several repos share a Kubernetes cluster.
+	Source                  string
 	StateDir                string
 	StatusBranch            string
 	StatusPath              string
@@ -63,6 +70,9 @@ func (c *Config) SetDefaults() {
 	def(&c.AuthorEmail, "redis-gitops@localhost")
 	def(&c.Listen, ":8080")
 	def(&c.LeaseName, "redis-gitops")
+	if c.Source == "" {
+		c.Source = DefaultSource(c.Repo, c.Branch, c.SpecPath)
+	}
 	if c.Identity == "" {
 		host, _ := os.Hostname()
 		c.Identity = fmt.Sprintf("%s_%d", host, os.Getpid())
@@ -83,6 +93,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LeaderElect && c.LeaseNamespace == "" {
 		errs = append(errs, "--lease-namespace: required with leader election (the namespace the daemon runs in)")
+	}
+	if errs2 := validation.IsValidLabelValue(c.Source); len(errs2) > 0 {
+		errs = append(errs, "--source: not a label value: "+strings.Join(errs2, ", "))
 	}
 	if c.Interval < 0 {
 		errs = append(errs, "--interval: must not be negative")
@@ -150,7 +163,7 @@ func Run(ctx context.Context, cfg Config) error {
 	events := &KubeEvents{Client: leClient, Log: log}
 	d := &Daemon{
 		Git: src, SpecPath: cfg.SpecPath, StatusBranch: cfg.StatusBranch, StatusPath: cfg.StatusPath,
-		AuthorName: cfg.AuthorName, AuthorEmail: cfg.AuthorEmail, Interval: cfg.Interval,
+		AuthorName: cfg.AuthorName, AuthorEmail: cfg.AuthorEmail, Interval: cfg.Interval, Source: cfg.Source,
 		Applier: &kube.Applier{Client: client, Dynamic: dyn, Log: log},
 		Redis:   &reconcile.Redis{Client: client, Log: log, Wrap: metrics.CountRedisWrites},
 		Events:  events, Metrics: metrics, Log: log,
@@ -176,7 +189,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}()
 	log.Info("redis-gitops daemon", "repo", redactURL(cfg.Repo), "branch", cfg.Branch, "path", cfg.SpecPath,
-		"listen", ln.Addr().String(), "leaderElect", cfg.LeaderElect, "identity", cfg.Identity)
+		"listen", ln.Addr().String(), "leaderElect", cfg.LeaderElect, "identity", cfg.Identity, "source", cfg.Source)
 
 	// Events go out until the daemon is done, not until the signal.
 	evCtx, cancelEvents := context.WithCancel(context.WithoutCancel(ctx))
@@ -233,6 +246,14 @@ func Run(ctx context.Context, cfg Config) error {
 	cancelEvents()
 	log.Info("stopped")
 	return runErr
+}
+
+// DefaultSource is a label value that stands for one repo, branch and
+// spec path: "git-" and 16 hex digits of their SHA-256 (credentials
+// dropped from the URL first).
+func DefaultSource(repo, branch, path string) string {
+	sum := sha256.Sum256([]byte(redactURL(repo) + "\x00" + branch + "\x00" + path))
+	return "git-" + hex.EncodeToString(sum[:8])
 }
 
 // redactURL drops credentials a URL may carry, for logs.

@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	policyv1ac "k8s.io/client-go/applyconfigurations/policy/v1"
+
 	"github.com/redis-gitops/redis-gitops/reconcile/kube"
 	"github.com/redis-gitops/redis-gitops/reconcile/render"
 	"github.com/redis-gitops/redis-gitops/spec"
@@ -45,6 +49,13 @@ type PrunedCluster struct {
 // be mistaken for a removed one. prune is for callers that hold the whole
 // set of clusters (the daemon's repo path); a partial set must not prune.
 func ApplyObjects(ctx context.Context, a *kube.Applier, clusters []*spec.RedisCluster, loadErrs spec.ErrorList, dryRun, prune bool) ObjectsResult {
+	return ApplyObjectsFrom(ctx, a, "", clusters, loadErrs, dryRun, prune)
+}
+
+// ApplyObjectsFrom is ApplyObjects for the objects of one Git source: they
+// are labelled render.LabelSource=source, and pruning considers only
+// clusters with that label (source "" is the CLI's: objects without one).
+func ApplyObjectsFrom(ctx context.Context, a *kube.Applier, source string, clusters []*spec.RedisCluster, loadErrs spec.ErrorList, dryRun, prune bool) ObjectsResult {
 	var out ObjectsResult
 	inGit := map[kube.ClusterRef]bool{}
 	for _, c := range clusters {
@@ -54,7 +65,11 @@ func ApplyObjects(ctx context.Context, a *kube.Applier, clusters []*spec.RedisCl
 		if err != nil {
 			co.Err = fmt.Errorf("render %s: %w", c.Key(), err)
 		} else {
-			co.Result, co.Err = a.Apply(ctx, objs.All(), kube.Options{DryRun: co.DryRun, Selector: render.ManagedSelector(c.Metadata.Name)})
+			all := objs.All()
+			if source != "" {
+				labelSource(all, source)
+			}
+			co.Result, co.Err = a.Apply(ctx, all, kube.Options{DryRun: co.DryRun, Selector: render.ManagedSelector(c.Metadata.Name)})
 		}
 		out.Clusters = append(out.Clusters, co)
 	}
@@ -65,7 +80,7 @@ func ApplyObjects(ctx context.Context, a *kube.Applier, clusters []*spec.RedisCl
 		out.PruneSkipped = fmt.Sprintf("%d spec error(s) in the repo: clusters missing from Git are kept until every spec loads", len(loadErrs))
 		return out
 	}
-	managed, err := a.ManagedClusters(ctx, render.LabelManagedBy+"="+render.ManagedByValue, render.LabelCluster)
+	managed, err := a.ManagedClusters(ctx, render.SourceSelector(source), render.LabelCluster)
 	if err != nil {
 		out.PruneSkipped = err.Error()
 		return out
@@ -74,7 +89,7 @@ func ApplyObjects(ctx context.Context, a *kube.Applier, clusters []*spec.RedisCl
 		if inGit[m] {
 			continue
 		}
-		changes, err := a.PruneCluster(ctx, m.Namespace, render.ManagedSelector(m.Name), dryRun)
+		changes, err := a.PruneCluster(ctx, m.Namespace, render.ClusterSourceSelector(m.Name, source), dryRun)
 		out.Removed = append(out.Removed, changes...)
 		out.Pruned = append(out.Pruned, PrunedCluster{Cluster: m.Namespace + "/" + m.Name, Changes: changes, Err: err})
 		if err != nil {
@@ -82,4 +97,23 @@ func ApplyObjects(ctx context.Context, a *kube.Applier, clusters []*spec.RedisCl
 		}
 	}
 	return out
+}
+
+// labelSource adds the source label to every rendered object.
+func labelSource(objs []any, source string) {
+	l := map[string]string{render.LabelSource: source}
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *corev1ac.ConfigMapApplyConfiguration:
+			o.WithLabels(l)
+		case *corev1ac.ServiceApplyConfiguration:
+			o.WithLabels(l)
+		case *appsv1ac.StatefulSetApplyConfiguration:
+			o.WithLabels(l)
+		case *policyv1ac.PodDisruptionBudgetApplyConfiguration:
+			o.WithLabels(l)
+		default:
+			panic(fmt.Sprintf("labelSource: unexpected object %T", o))
+		}
+	}
 }

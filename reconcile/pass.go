@@ -24,6 +24,9 @@ type Pass struct {
 	// Prune deletes the objects of clusters Git no longer declares; only
 	// for a pass over the whole repo.
 	Prune bool
+	// Source labels the objects with the Git source they come from, and
+	// limits pruning to that source's clusters ("" for the CLI).
+	Source string
 	// ObjectsOnly leaves the Redis topology alone.
 	ObjectsOnly bool
 	Log         *slog.Logger
@@ -66,7 +69,7 @@ type PassResult struct {
 func (p Pass) Run(ctx context.Context, clusters []*spec.RedisCluster, loadErrs spec.ErrorList) PassResult {
 	var out PassResult
 	start := time.Now()
-	out.Objects = ApplyObjects(ctx, p.Applier, clusters, loadErrs, p.DryRun, p.Prune)
+	out.Objects = ApplyObjectsFrom(ctx, p.Applier, p.Source, clusters, loadErrs, p.DryRun, p.Prune)
 	applied := time.Since(start)
 	for i, c := range clusters {
 		t0 := time.Now()

@@ -38,6 +38,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&cfg.Repo, "repo", "", "Git repository to watch: https://host/org/repo.git, ssh://git@host/org/repo.git or git@host:org/repo.git (required)")
 	fs.StringVar(&cfg.Branch, "branch", "main", "branch to watch")
 	fs.StringVar(&cfg.SpecPath, "path", "clusters", "directory of cluster specs in the repo (walked recursively)")
+	fs.StringVar(&cfg.Source, "source", "", "label value naming this repo+branch+path on every object applied; pruning touches only clusters with it (default: git-<hash of repo, branch, path>)")
 	fs.StringVar(&cfg.StateDir, "state-dir", "/var/lib/redis-gitops", "where the persistent clone lives")
 	fs.StringVar(&cfg.StatusBranch, "status-branch", "", "branch that receives the status reports (default: the watched branch)")
 	fs.StringVar(&cfg.StatusPath, "status-path", "status", "directory of the status reports in the repo: <path>/<namespace>/<name>.yaml and .md")

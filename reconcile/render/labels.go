@@ -18,6 +18,11 @@ const (
 	ManagedByValue = "redis-gitops"
 	// LabelCluster carries the cluster's name. It is the whole pod selector.
 	LabelCluster = "redis-gitops.dev/cluster"
+	// LabelSource names the Git source (repo, branch and path) a daemon
+	// applied the objects from, so that a daemon prunes only what its own
+	// repo declared, never another repo's clusters. Objects applied by the
+	// CLI carry none.
+	LabelSource = "redis-gitops.dev/source"
 
 	// LabelName is always "redis".
 	LabelName = "app.kubernetes.io/name"
@@ -80,6 +85,25 @@ func ManagedSelector(name string) string {
 		LabelManagedBy: ManagedByValue,
 		LabelCluster:   name,
 	}).String()
+}
+
+// SourceSelector is the label selector (for a List call) of everything
+// applied from source; for source "" (the CLI), of everything applied
+// without one.
+func SourceSelector(source string) string {
+	return LabelManagedBy + "=" + ManagedByValue + "," + sourceTerm(source)
+}
+
+// ClusterSourceSelector is ManagedSelector(name) limited to source.
+func ClusterSourceSelector(name, source string) string {
+	return ManagedSelector(name) + "," + sourceTerm(source)
+}
+
+func sourceTerm(source string) string {
+	if source == "" {
+		return "!" + LabelSource
+	}
+	return LabelSource + "=" + source
 }
 
 // projectLabels are the labels redis-gitops sets on an object of component.
