@@ -60,7 +60,7 @@ func newRemote(t *testing.T, kind string, wrap func(http.Handler) http.Handler) 
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		// go-git's file transport runs git-upload-pack and git-receive-pack.
-		t.Skip("the test remote needs the git CLI (Debian package git):", err)
+		t.Fatal("the test remote needs the git CLI (Debian package git, installed by make deps):", err)
 	}
 	root := t.TempDir()
 	dir := filepath.Join(root, "remote.git")
@@ -82,7 +82,7 @@ func newRemote(t *testing.T, kind string, wrap func(http.Handler) http.Handler) 
 	r := &remote{t: t, dir: dir, url: dir}
 	if kind == "http" {
 		if _, err := os.Stat(gitHTTPBackend); err != nil {
-			t.Skipf("no %s: %v", gitHTTPBackend, err)
+			t.Fatalf("no %s (Debian package git, installed by make deps): %v", gitHTTPBackend, err)
 		}
 		var h http.Handler = &cgi.Handler{
 			Path: gitHTTPBackend,
