@@ -375,6 +375,7 @@ func giteaEnv(dir string) []string {
 	return append(env,
 		"GITEA_I_AM_BEING_UNSAFE_RUNNING_AS_ROOT=true",
 		"GITEA_WORK_DIR="+dir,
+		"HOME="+filepath.Join(dir, "home"),
 		"NO_PROXY=*", "no_proxy=*")
 }
 
@@ -417,6 +418,11 @@ LOCAL_ROOT_URL = {{.RootURL}}
 STATIC_ROOT_PATH = {{.StaticRoot}}
 DISABLE_SSH = true
 START_SSH_SERVER = false
+; Never touch the user's ~/.ssh: two Giteas started at once (two test
+; packages) raced on ~/.ssh/authorized_keys.tmp and one died in CI.
+SSH_ROOT_PATH = {{.WorkPath}}/ssh
+SSH_CREATE_AUTHORIZED_KEYS_FILE = false
+SSH_CREATE_AUTHORIZED_PRINCIPALS_FILE = false
 LFS_START_SERVER = false
 OFFLINE_MODE = true
 GRACEFUL_HAMMER_TIME = 3s
