@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/redis-gitops/redis-gitops/reconcile/converge"
+	"github.com/redis-gitops/redis-gitops/reconcile/migrate"
 )
 
 // Metrics are the daemon's Prometheus metrics, on a registry of their own.
@@ -105,6 +106,15 @@ func (c *countingAdmin) Do(ctx context.Context, args ...any) (any, error) {
 	return c.Admin.Do(ctx, args...)
 }
 
+func (c *countingAdmin) Pipe(ctx context.Context, cmds ...[]any) ([]migrate.Reply, error) {
+	for _, args := range cmds {
+		if !readOnly(args) {
+			c.m.Writes.WithLabelValues("redis").Inc()
+		}
+	}
+	return c.Admin.Pipe(ctx, cmds...)
+}
+
 // readOnly tells the commands the reconciler uses to look, from those that
 // change a node (MEET, ADDSLOTS, FAILOVER, REPLICATE, SETSLOT, MIGRATE, ...).
 func readOnly(args []any) bool {
@@ -116,10 +126,12 @@ func readOnly(args []any) bool {
 		return strings.ToUpper(s)
 	}
 	switch name(0) {
-	case "PING", "INFO", "DBSIZE", "ROLE", "TIME", "SCAN", "TYPE", "EXISTS", "GET", "MGET", "KEYS":
+	case "PING", "INFO", "DBSIZE", "ROLE", "TIME", "SCAN", "TYPE", "EXISTS", "GET", "MGET", "KEYS", "DUMP", "ASKING":
 		return true
 	case "CONFIG":
 		return name(1) == "GET"
+	case "MEMORY":
+		return name(1) == "USAGE"
 	case "CLUSTER":
 		switch name(1) {
 		case "NODES", "INFO", "MYID", "SLOTS", "SHARDS", "COUNTKEYSINSLOT", "GETKEYSINSLOT", "KEYSLOT", "REPLICAS", "SLAVES":

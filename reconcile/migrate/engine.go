@@ -1,0 +1,277 @@
+// Package migrate moves hash slots, with their keys, from one Redis Cluster
+// master to another while clients keep reading and writing: the key-by-key
+// protocol of redis-cli's --cluster reshard (SETSLOT IMPORTING, MIGRATING,
+// GETKEYSINSLOT, MIGRATE ... KEYS, SETSLOT NODE), with large batches,
+// several slots in flight, and every slot left resumable when anything
+// fails. The decision of which slots move lives in package topology; this
+// package only carries a list of moves out.
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Reply is one command's outcome in a pipeline.
+type Reply struct {
+	Val any
+	Err error
+}
+
+// Conn is one Redis node's admin connection. Do may use any connection of
+// a pool; Pipe sends its commands in order on one connection, which
+// ASKING needs (it applies to the next command of the same connection).
+type Conn interface {
+	Do(ctx context.Context, args ...any) (any, error)
+	Pipe(ctx context.Context, cmds ...[]any) ([]Reply, error)
+	Close() error
+}
+
+// Dialer opens a Conn to a node at host:port. The engine dials each node
+// once per Run and shares the Conn between its workers, so it must be safe
+// for concurrent use.
+type Dialer func(addr string) Conn
+
+// Node is a master taking part in a migration.
+type Node struct {
+	ID   string
+	Addr string // host:port of the client port, as MIGRATE needs it
+	Name string // for people: the pod's name
+}
+
+// Move is one slot to move from Source to Target.
+type Move struct {
+	Slot           int
+	Source, Target Node
+}
+
+// Engine moves slots. The zero value is not usable: Dial is required.
+type Engine struct {
+	Dial Dialer
+	// Password is sent with MIGRATE's AUTH to the target; never logged.
+	Password string
+	// KeysPerBatch is the number of keys per GETKEYSINSLOT and MIGRATE
+	// (default 1000; redis-cli uses 10).
+	KeysPerBatch int
+	// Parallel is the number of slots in flight at once (default 4). Moves
+	// are interleaved so that slots in flight belong to distinct
+	// source/target pairs as long as there are pairs enough.
+	Parallel int
+	// Timeout is MIGRATE's I/O timeout for an ordinary batch (default 10 s).
+	// A batch that times out is retried key by key, each with a timeout
+	// sized from MEMORY USAGE, so a large value gets the time it needs.
+	Timeout time.Duration
+	// Others are the masters that are neither source nor target of a move:
+	// each is told the slot's new owner once the move is done, so that it
+	// redirects clients straight away rather than once gossip reaches it.
+	Others []Node
+	// Progress, when set, is called after every finished slot, from one
+	// goroutine at a time.
+	Progress func(Progress)
+	// Stop, once closed, starts no further slot: the slots in flight finish
+	// (a slot is never abandoned half moved by choice).
+	Stop <-chan struct{}
+	Log  *slog.Logger
+}
+
+// Progress is where a Run stands.
+type Progress struct {
+	SlotsDone, SlotsTotal int
+	Keys                  int64 // keys moved so far
+	Elapsed               time.Duration
+}
+
+// KeysPerSecond is the rate so far.
+func (p Progress) KeysPerSecond() float64 {
+	if p.Elapsed <= 0 {
+		return 0
+	}
+	return float64(p.Keys) / p.Elapsed.Seconds()
+}
+
+// ETA estimates the time left from the slots still to move.
+func (p Progress) ETA() time.Duration {
+	if p.SlotsDone == 0 {
+		return 0
+	}
+	return time.Duration(float64(p.Elapsed) / float64(p.SlotsDone) * float64(p.SlotsTotal-p.SlotsDone))
+}
+
+// Result is what a Run did.
+type Result struct {
+	Slots   int   // slots moved
+	Keys    int64 // keys moved
+	Elapsed time.Duration
+	// Replaced counts keys that already existed on the target with the same
+	// value (a MIGRATE that moved them but died before deleting them on the
+	// source, or a failover that replayed the source) and were moved with
+	// REPLACE.
+	Replaced int64
+}
+
+// ErrStopped means Stop closed before every move ran.
+var ErrStopped = errors.New("migration stopped before every slot moved (shutting down); the next pass resumes it")
+
+// BusyKeyError is a key that exists on both sides with different values:
+// choosing either would lose the other, so the slot stays open and a
+// person decides.
+type BusyKeyError struct {
+	Slot           int
+	Key            string
+	Source, Target string
+}
+
+func (e *BusyKeyError) Error() string {
+	return fmt.Sprintf("slot %d: key %q exists on both %s and %s with different values; the slot is left open (MIGRATING/IMPORTING) for a person to decide which value to keep", e.Slot, e.Key, e.Source, e.Target)
+}
+
+func (e *Engine) defaults() {
+	if e.KeysPerBatch <= 0 {
+		e.KeysPerBatch = 1000
+	}
+	if e.Parallel <= 0 {
+		e.Parallel = 4
+	}
+	if e.Timeout <= 0 {
+		e.Timeout = 10 * time.Second
+	}
+}
+
+// Run moves every slot of moves. It stops starting new slots at the first
+// error and returns it once the slots in flight have finished; every slot
+// it did not finish is either untouched or open in a state that Resume (or
+// the next Run over the same move) completes.
+func (e *Engine) Run(ctx context.Context, moves []Move) (Result, error) {
+	e.defaults()
+	start := time.Now()
+	conns := newPool(e.Dial)
+	defer conns.close()
+
+	queue := interleave(moves)
+	var (
+		mu       sync.Mutex
+		next     int
+		firstErr error
+		res      Result
+		progress = Progress{SlotsTotal: len(queue)}
+	)
+	take := func() (Move, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr != nil || next >= len(queue) || ctx.Err() != nil {
+			return Move{}, false
+		}
+		if stopped(e.Stop) {
+			firstErr = ErrStopped
+			return Move{}, false
+		}
+		m := queue[next]
+		next++
+		return m, true
+	}
+	var keys, replaced atomic.Int64
+	var wg sync.WaitGroup
+	for range min(e.Parallel, len(queue)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				m, ok := take()
+				if !ok {
+					return
+				}
+				st, err := e.moveSlot(ctx, conns, m)
+				keys.Add(st.keys)
+				replaced.Add(st.replaced)
+				mu.Lock()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = err
+					}
+				} else {
+					res.Slots++
+					progress.SlotsDone++
+				}
+				progress.Keys = keys.Load()
+				progress.Elapsed = time.Since(start)
+				if e.Progress != nil {
+					e.Progress(progress)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	res.Keys, res.Replaced, res.Elapsed = keys.Load(), replaced.Load(), time.Since(start)
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	return res, firstErr
+}
+
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// interleave orders moves round-robin over their source/target pairs,
+// keeping each pair's own order, so that the slots in flight at once
+// spread over as many pairs (and so nodes) as there are.
+func interleave(moves []Move) []Move {
+	type pair struct{ src, dst string }
+	var order []pair
+	by := map[pair][]Move{}
+	for _, m := range moves {
+		p := pair{m.Source.ID, m.Target.ID}
+		if _, ok := by[p]; !ok {
+			order = append(order, p)
+		}
+		by[p] = append(by[p], m)
+	}
+	out := make([]Move, 0, len(moves))
+	for i := 0; len(out) < len(moves); i++ {
+		for _, p := range order {
+			if i < len(by[p]) {
+				out = append(out, by[p][i])
+			}
+		}
+	}
+	return out
+}
+
+// pool holds one Conn per node address for the length of a Run.
+type pool struct {
+	dial  Dialer
+	mu    sync.Mutex
+	conns map[string]Conn
+}
+
+func newPool(d Dialer) *pool { return &pool{dial: d, conns: map[string]Conn{}} }
+
+func (p *pool) get(addr string) Conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, ok := p.conns[addr]
+	if !ok {
+		c = p.dial(addr)
+		p.conns[addr] = c
+	}
+	return c
+}
+
+func (p *pool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+}

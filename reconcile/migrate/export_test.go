@@ -1,0 +1,4 @@
+package migrate
+
+// Interleave is interleave, for the tests.
+var Interleave = interleave
