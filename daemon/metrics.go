@@ -26,6 +26,11 @@ type Metrics struct {
 	Webhooks          *prometheus.CounterVec   // provider, code
 	Writes            *prometheus.CounterVec   // target: kubernetes | redis | git
 	Leader            prometheus.Gauge
+	// Slot migration of the run in progress (or the last one), by cluster.
+	MigrationSlots     *prometheus.GaugeVec // cluster, state: done | total
+	MigrationKeys      *prometheus.GaugeVec // cluster
+	MigrationKeysPerS  *prometheus.GaugeVec // cluster
+	MigrationETASecond *prometheus.GaugeVec // cluster
 }
 
 // NewMetrics registers every metric.
@@ -57,13 +62,35 @@ func NewMetrics() *Metrics {
 		Leader: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "redis_gitops_leader", Help: "1 while this daemon holds the Lease and acts.",
 		}),
+		MigrationSlots: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "redis_gitops_migration_slots", Help: "Slots of the current (or last) migration run: done and total.",
+		}, []string{"cluster", "state"}),
+		MigrationKeys: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "redis_gitops_migration_keys_moved", Help: "Keys moved by the current (or last) migration run.",
+		}, []string{"cluster"}),
+		MigrationKeysPerS: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "redis_gitops_migration_keys_per_second", Help: "Keys per second of the current (or last) migration run.",
+		}, []string{"cluster"}),
+		MigrationETASecond: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "redis_gitops_migration_eta_seconds", Help: "Estimated seconds left in the current migration run (0 when done).",
+		}, []string{"cluster"}),
 	}
 	m.Registry.MustRegister(m.ReconcileDuration, m.Reconciles, m.Drift, m.Revision, m.GitErrors, m.Webhooks, m.Writes, m.Leader,
+		m.MigrationSlots, m.MigrationKeys, m.MigrationKeysPerS, m.MigrationETASecond,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	for _, t := range []string{"kubernetes", "redis", "git"} {
 		m.Writes.WithLabelValues(t)
 	}
 	return m
+}
+
+// MigrationProgress records a migration's progress (reconcile.Redis.Progress).
+func (m *Metrics) MigrationProgress(cluster string, p migrate.Progress) {
+	m.MigrationSlots.WithLabelValues(cluster, "done").Set(float64(p.SlotsDone))
+	m.MigrationSlots.WithLabelValues(cluster, "total").Set(float64(p.SlotsTotal))
+	m.MigrationKeys.WithLabelValues(cluster).Set(float64(p.Keys))
+	m.MigrationKeysPerS.WithLabelValues(cluster).Set(p.KeysPerSecond())
+	m.MigrationETASecond.WithLabelValues(cluster).Set(p.ETA().Seconds())
 }
 
 // Handler serves /metrics.

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"github.com/redis-gitops/redis-gitops/reconcile/migrate"
+
 	"context"
 	"testing"
 
@@ -11,6 +13,10 @@ type nopAdmin struct{ calls int }
 
 func (n *nopAdmin) Do(context.Context, ...any) (any, error) { n.calls++; return "OK", nil }
 func (n *nopAdmin) Close() error                            { return nil }
+func (n *nopAdmin) Pipe(_ context.Context, cmds ...[]any) ([]migrate.Reply, error) {
+	n.calls++
+	return make([]migrate.Reply, len(cmds)), nil
+}
 
 func TestRedisWritesCounted(t *testing.T) {
 	cases := []struct {
@@ -29,6 +35,9 @@ func TestRedisWritesCounted(t *testing.T) {
 		{[]any{"CLUSTER", "SETSLOT", 1, "NODE", "x"}, true},
 		{[]any{"CONFIG", "SET", "maxmemory", "1gb"}, true},
 		{[]any{"MIGRATE", "10.0.0.1", 6379, "", 0, 5000, "KEYS", "a"}, true},
+		{[]any{"DUMP", "a"}, false},
+		{[]any{"ASKING"}, false},
+		{[]any{"MEMORY", "USAGE", "a"}, false},
 	}
 	for _, tc := range cases {
 		m := NewMetrics()
@@ -40,6 +49,13 @@ func TestRedisWritesCounted(t *testing.T) {
 		got := testutil.ToFloat64(m.Writes.WithLabelValues("redis"))
 		if want := map[bool]float64{true: 1, false: 0}[tc.write]; got != want || inner.calls != 1 {
 			t.Errorf("%v: counted %v writes (want %v), passed on %d", tc.args, got, want, inner.calls)
+		}
+		// The same command in a pipeline counts the same.
+		if _, err := a.Pipe(context.Background(), tc.args, []any{"CLUSTER", "NODES"}); err != nil {
+			t.Fatal(err)
+		}
+		if got2 := testutil.ToFloat64(m.Writes.WithLabelValues("redis")); got2 != 2*got {
+			t.Errorf("%v in a pipeline: counted %v writes in all, want %v", tc.args, got2, 2*got)
 		}
 	}
 }

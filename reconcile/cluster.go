@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/redis-gitops/redis-gitops/reconcile/converge"
+	"github.com/redis-gitops/redis-gitops/reconcile/migrate"
 	"github.com/redis-gitops/redis-gitops/reconcile/render"
 	"github.com/redis-gitops/redis-gitops/reconcile/topology"
 	"github.com/redis-gitops/redis-gitops/spec"
@@ -31,6 +32,8 @@ type Redis struct {
 	// Wrap, when set, wraps every admin connection (the daemon counts
 	// Redis writes through it).
 	Wrap func(converge.Admin) converge.Admin
+	// Progress, when set, hears every slot migration's progress (metrics).
+	Progress func(cluster string, p migrate.Progress)
 }
 
 // TargetFor is where the cluster's pods are and how to read their domains.
@@ -81,13 +84,14 @@ func (r *Redis) Converge(ctx context.Context, c *spec.RedisCluster, dryRun bool)
 	if err != nil {
 		return converge.Result{}, err
 	}
-	dial := r.Dial
+	dial, migrateDial := r.Dial, r.Dial
 	if dial == nil {
-		dial = converge.RedisDialer(pw)
+		dial, migrateDial = converge.RedisDialer(pw), converge.MigrationDialer(pw)
 	}
 	if wrap := r.Wrap; wrap != nil {
-		inner := dial
+		inner, innerMigrate := dial, migrateDial
 		dial = func(addr string) converge.Admin { return wrap(inner(addr)) }
+		migrateDial = func(addr string) converge.Admin { return wrap(innerMigrate(addr)) }
 	}
 	t := TargetFor(c)
 	if !dryRun {
@@ -96,7 +100,9 @@ func (r *Redis) Converge(ctx context.Context, c *spec.RedisCluster, dryRun bool)
 		}
 	}
 	ob := &converge.Observer{Client: r.Client, Dial: dial}
-	ex := &converge.Executor{Dial: dial, Password: pw, KeysPerBatch: c.Spec.Migration.KeysPerBatch, Port: t.Port, Log: r.Log, Stop: r.Stop}
+	ex := &converge.Executor{Dial: dial, MigrateDial: migrateDial, Password: pw, Port: t.Port, Log: r.Log, Stop: r.Stop,
+		KeysPerBatch: c.Spec.Migration.KeysPerBatch, ParallelSlots: c.Spec.Migration.ParallelSlots,
+		Cluster: c.Key(), Progress: r.Progress}
 	return converge.Converge(ctx, ob, ex, t, DesiredFor(c), converge.Options{DryRun: dryRun, Log: r.Log})
 }
 

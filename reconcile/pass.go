@@ -44,6 +44,9 @@ type ClusterOutcome struct {
 	TopologyErr error
 	Duration    time.Duration
 	Report      report.Report
+	// Hold is set while a scale-in waits for pods to be drained: the
+	// StatefulSet kept its live size this pass.
+	Hold *Hold
 }
 
 // Err is the first error that stopped the cluster's pass.
@@ -69,17 +72,21 @@ type PassResult struct {
 func (p Pass) Run(ctx context.Context, clusters []*spec.RedisCluster, loadErrs spec.ErrorList) PassResult {
 	var out PassResult
 	start := time.Now()
-	out.Objects = ApplyObjectsFrom(ctx, p.Applier, p.Source, clusters, loadErrs, p.DryRun, p.Prune)
+	holds := p.scaleInHolds(ctx, clusters)
+	out.Objects = applyObjects(ctx, p.Applier, p.Source, clusters, loadErrs, p.DryRun, p.Prune, holds)
 	applied := time.Since(start)
 	for i, c := range clusters {
 		t0 := time.Now()
 		co := out.Objects.Clusters[i]
-		oc := ClusterOutcome{Cluster: c.Key(), Spec: c, DryRun: co.DryRun, ObjectsErr: co.Err}
+		oc := ClusterOutcome{Cluster: c.Key(), Spec: c, DryRun: co.DryRun, ObjectsErr: co.Err, Hold: holds[c.Key()]}
 		if co.Err == nil {
 			oc.Objects = &out.Objects.Clusters[i].Result
 			if !p.ObjectsOnly {
 				res, err := p.Redis.Converge(ctx, c, oc.DryRun)
 				oc.Topology, oc.TopologyErr = &res, err
+				if oc.Hold != nil && err == nil && !oc.DryRun {
+					p.finishScaleIn(ctx, c, &oc)
+				}
 			}
 		}
 		oc.Duration = time.Since(t0) + applied/time.Duration(len(clusters))
@@ -111,4 +118,55 @@ func (p Pass) Run(ctx context.Context, clusters []*spec.RedisCluster, loadErrs s
 		out.Reports = append(out.Reports, report.Build(report.Input{Cluster: pr.Cluster, Revision: p.Revision, Removed: true, Pruned: pr.Changes, PruneErr: pr.Err}))
 	}
 	return out
+}
+
+// scaleInHolds finds the clusters whose StatefulSet must keep its live
+// size: a scale-in whose pods to remove still hold data. A pass that
+// writes nothing needs none; one that cannot tell holds (see ScaleInHold).
+func (p Pass) scaleInHolds(ctx context.Context, clusters []*spec.RedisCluster) map[string]*Hold {
+	holds := map[string]*Hold{}
+	if p.DryRun || p.Redis == nil {
+		return holds
+	}
+	for _, c := range clusters {
+		if c.Spec.ReportOnly() || c.Spec.Reconcile.Suspend {
+			continue
+		}
+		h, err := p.Redis.ScaleInHold(ctx, c)
+		if err != nil {
+			h = &Hold{Err: err} // its objects are not applied this pass
+		}
+		if h != nil {
+			holds[c.Key()] = h
+			if p.Log != nil {
+				p.Log.Info("scale-in waits", "cluster", c.Key(), "hold", h.String())
+			}
+		}
+	}
+	return holds
+}
+
+// finishScaleIn shrinks a held StatefulSet once the convergence drained
+// the pods to remove, then converges again: the nodes of the removed pods
+// are forgotten and the replicas they served are placed anew.
+func (p Pass) finishScaleIn(ctx context.Context, c *spec.RedisCluster, oc *ClusterOutcome) {
+	h, err := p.Redis.ScaleInHold(ctx, c)
+	if err != nil || h != nil {
+		return // still draining: the next pass goes on
+	}
+	res := applyObjects(ctx, p.Applier, p.Source, []*spec.RedisCluster{c}, nil, false, false, nil)
+	if err := res.Clusters[0].Err; err != nil {
+		oc.ObjectsErr = err
+		return
+	}
+	if p.Log != nil {
+		p.Log.Info("scale-in: drained; StatefulSet shrinks", "cluster", c.Key(), "replicas", c.Spec.TotalNodes())
+	}
+	oc.Objects.Changes = append(oc.Objects.Changes, res.Clusters[0].Result.Changes...)
+	oc.Hold = nil
+	more, err := p.Redis.Converge(ctx, c, false)
+	oc.Topology.Rounds = append(oc.Topology.Rounds, more.Rounds...)
+	oc.Topology.Executed = append(oc.Topology.Executed, more.Executed...)
+	oc.Topology.Final = more.Final
+	oc.TopologyErr = err
 }

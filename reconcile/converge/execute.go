@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis-gitops/redis-gitops/reconcile/migrate"
 	"github.com/redis-gitops/redis-gitops/reconcile/topology"
 )
 
@@ -20,8 +21,17 @@ type Executor struct {
 	Password string
 	// KeysPerBatch is the number of keys per MIGRATE (default 1000).
 	KeysPerBatch int
-	Port         int
-	Log          *slog.Logger
+	// ParallelSlots is the number of slots in flight at once (default 4).
+	ParallelSlots int
+	// MigrateDial dials the migration engine's connections (default Dial;
+	// MigrationDialer suits it: no read timeout of its own).
+	MigrateDial Dialer
+	// Progress, when set, hears the migration engine after every slot.
+	Progress func(cluster string, p migrate.Progress)
+	// Cluster names the cluster in progress reports and logs.
+	Cluster string
+	Port    int
+	Log     *slog.Logger
 	// Stop, once closed, ends Run before its next action: a shutdown never
 	// interrupts an action (a slot half moved), it only declines the next.
 	Stop <-chan struct{}
@@ -56,9 +66,22 @@ func (e *Executor) with(ctx context.Context, n *topology.Node, f func(Admin) err
 // Run executes the actions in order. It stops at the first error: the
 // next pass observes again and plans from what is.
 func (e *Executor) Run(ctx context.Context, o *topology.Observed, actions []topology.Action) error {
-	for _, a := range actions {
+	for i := 0; i < len(actions); i++ {
+		a := actions[i]
 		if stopped(e.Stop) {
 			return ErrStopped
+		}
+		if a.Kind == topology.MoveSlots {
+			// The moves of one round run together, in parallel across pairs.
+			j := i
+			for j < len(actions) && actions[j].Kind == topology.MoveSlots {
+				j++
+			}
+			if err := e.moveSlots(ctx, o, actions[i:j]); err != nil {
+				return err
+			}
+			i = j - 1
+			continue
 		}
 		if e.Log != nil {
 			e.Log.Info("topology", "action", a.String())

@@ -131,6 +131,9 @@ func (ob *Observer) ask(ctx context.Context, addr string) topology.Reply {
 	if r.Replication, r.Err = doString(ctx, a, "INFO", "replication"); r.Err != nil {
 		return r
 	}
+	if r.Memory, r.Err = doString(ctx, a, "INFO", "memory"); r.Err != nil {
+		return r
+	}
 	v, err := a.Do(ctx, "DBSIZE")
 	if err != nil {
 		r.Err = err

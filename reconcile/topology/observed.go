@@ -3,6 +3,7 @@ package topology
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -12,7 +13,9 @@ type Reply struct {
 	ClusterNodes string
 	Replication  string // INFO replication
 	Keys         int64  // DBSIZE
-	Err          error
+	// Memory is INFO memory; only used_memory and maxmemory are read.
+	Memory string
+	Err    error
 }
 
 // Node is one Redis node of the observed cluster: a pod that answered.
@@ -25,6 +28,9 @@ type Node struct {
 	Keys int64
 	// MasterLinkUp is INFO replication's master_link_status:up (replicas).
 	MasterLinkUp bool
+	// UsedMemory and MaxMemory are INFO memory's used_memory and maxmemory
+	// in bytes (MaxMemory 0: no limit).
+	UsedMemory, MaxMemory int64
 }
 
 // IsMaster tells whether the node says it is a master.
@@ -81,7 +87,8 @@ func Observe(pods []Pod, replies map[string]Reply) (*Observed, error) {
 			return nil, fmt.Errorf("pods %s and %s report the same node ID %s: refusing to act on a cloned nodes.conf", other.Pod.Name, p.Name, self.ID)
 		}
 		o.Nodes[self.ID] = &Node{ID: self.ID, Pod: p, Self: self, View: view, Keys: r.Keys,
-			MasterLinkUp: infoField(r.Replication, "master_link_status") == "up"}
+			MasterLinkUp: infoField(r.Replication, "master_link_status") == "up",
+			UsedMemory:   infoInt(r.Memory, "used_memory"), MaxMemory: infoInt(r.Memory, "maxmemory")}
 		o.ByPod[p.Name] = self.ID
 	}
 	return o, nil
@@ -95,6 +102,11 @@ func infoField(info, key string) string {
 		}
 	}
 	return ""
+}
+
+func infoInt(info, key string) int64 {
+	n, _ := strconv.ParseInt(infoField(info, key), 10, 64)
+	return n
 }
 
 // NodeIDs returns the observed node IDs, sorted by pod ordinal.

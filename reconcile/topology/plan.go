@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -15,6 +16,7 @@ const (
 	Meet           ActionKind = "meet"             // introduce a node (new, or its IP changed) by address
 	AddSlots       ActionKind = "add-slots"        // give slots to a master (bootstrap only: no data anywhere)
 	FixOpenSlot    ActionKind = "fix-open-slot"    // finish a MIGRATING/IMPORTING slot the way the migration would have
+	MoveSlots      ActionKind = "move-slots"       // migrate slots, with their keys, to another master (rebalance, scale-in)
 	Failover       ActionKind = "failover"         // planned CLUSTER FAILOVER on an in-sync replica
 	Replicate      ActionKind = "replicate"        // make a node a replica of a master
 	Forget         ActionKind = "forget"           // drop a node gone for good from every remaining node
@@ -35,6 +37,9 @@ type Action struct {
 	Slots     []SlotRange `json:"slots,omitempty" yaml:"slots,omitempty"`
 	Slot      int         `json:"slot,omitempty" yaml:"slot,omitempty"`
 	Epoch     int64       `json:"epoch,omitempty" yaml:"epoch,omitempty"`
+	// Keys estimates the keys a move-slots carries (the source's keys, pro
+	// rata of its slots).
+	Keys int64 `json:"keys,omitempty" yaml:"keys,omitempty"`
 	// Destructive steps (forget) are listed in the plan and the report first
 	// and run only when policy allows (invariant 3).
 	Destructive bool   `json:"destructive,omitempty" yaml:"destructive,omitempty"`
@@ -61,11 +66,22 @@ func (a Action) String() string {
 		fmt.Fprintf(&b, " %s", short(a.Target))
 	case FixOpenSlot:
 		fmt.Fprintf(&b, " slot %d -> %s", a.Slot, a.TargetPod)
+	case MoveSlots:
+		fmt.Fprintf(&b, " -> %s %d slots (%s), ~%d keys", a.TargetPod, a.SlotCount(), formatRanges(a.Slots), a.Keys)
 	}
 	if a.Reason != "" {
 		b.WriteString(": " + a.Reason)
 	}
 	return b.String()
+}
+
+// SlotCount is the number of slots in a.Slots.
+func (a Action) SlotCount() int {
+	n := 0
+	for _, r := range a.Slots {
+		n += r.Len()
+	}
+	return n
 }
 
 func short(id string) string {
@@ -93,6 +109,7 @@ const (
 	DriftSpare         DriftKind = "spare-node"
 	DriftNotMember     DriftKind = "not-in-cluster"
 	DriftRole          DriftKind = "role"
+	DriftDrain         DriftKind = "draining"
 )
 
 // Drift is one entry of the drift report.
@@ -363,6 +380,32 @@ func planFormed(d Desired, o *Observed, want int, p Plan) Plan {
 		p.Actions = append(p.Actions, a)
 	}
 
+	// Slots: an even share for every master to keep, none for those to
+	// remove; only on a cluster at rest, where every node answers, knows
+	// every other and agrees on the owners, no slot is open or uncovered,
+	// and no role is about to change.
+	if allAnswered && len(uncovered) == 0 && disagreements(o) == "" && everyoneKnowsEveryone(o) &&
+		!hasKind(p.Actions, Meet, FixOpenSlot, Failover) {
+		var keep []string
+		for _, podName := range pl.Masters {
+			if n := o.Nodes[o.ByPod[podName]]; n != nil && n.IsMaster() {
+				keep = append(keep, n.ID)
+			}
+		}
+		if len(keep) == len(pl.Masters) {
+			rb := PlanRebalance(o, keep)
+			for _, id := range rb.Drain {
+				n := o.Nodes[id]
+				p.Drift = append(p.Drift, Drift{Kind: DriftDrain, Subject: n.Pod.Name,
+					Detail: fmt.Sprintf("holds %d slots and is not a master to keep: its slots move to the remaining masters before it is removed", n.SlotCount())})
+			}
+			if rb.Blocked != "" {
+				p.Blocked = rb.Blocked
+			}
+			p.Actions = append(p.Actions, rb.Moves...)
+		}
+	}
+
 	// Nodes gone for good: in some view, failed, and no pod has their ID. Only
 	// decidable when every pod answers.
 	if !allAnswered {
@@ -412,6 +455,34 @@ func planFormed(d Desired, o *Observed, want int, p Plan) Plan {
 	}
 	sortActions(p.Actions)
 	return p
+}
+
+func hasKind(as []Action, kinds ...ActionKind) bool {
+	for _, a := range as {
+		if slices.Contains(kinds, a.Kind) {
+			return true
+		}
+	}
+	return false
+}
+
+// everyoneKnowsEveryone: every observed node has every other in its view,
+// past the handshake (a slot can only be given to a node its peers know).
+func everyoneKnowsEveryone(o *Observed) bool {
+	for _, id := range o.NodeIDs() {
+		known := map[string]bool{}
+		for _, v := range o.Nodes[id].View {
+			if !v.Has("handshake") {
+				known[v.ID] = true
+			}
+		}
+		for other := range o.Nodes {
+			if !known[other] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func migratingOn(o *Observed, id string, slot int) bool {
@@ -498,7 +569,7 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-var kindOrder = map[ActionKind]int{SetConfigEpoch: 0, Meet: 1, AddSlots: 2, FixOpenSlot: 3, Failover: 4, Replicate: 5, Forget: 6}
+var kindOrder = map[ActionKind]int{SetConfigEpoch: 0, Meet: 1, AddSlots: 2, FixOpenSlot: 3, Failover: 4, Replicate: 5, MoveSlots: 6, Forget: 7}
 
 func sortActions(as []Action) {
 	sort.SliceStable(as, func(i, j int) bool { return kindOrder[as[i].Kind] < kindOrder[as[j].Kind] })

@@ -118,7 +118,12 @@ func TestPlanReportsSlotSkew(t *testing.T) {
 	if !strings.Contains(got, "cache-0 has 8001 slots") || !strings.Contains(got, "cache-1 has 2922 slots") || strings.Contains(got, "cache-2") {
 		t.Errorf("slot skew drift: %q", got)
 	}
-	if len(p.Actions) != 0 {
-		t.Errorf("skew alone plans %v; moving slots is the migration engine's job", kinds(p))
+	// The rebalance evens it out: cache-0's surplus goes to cache-1, and
+	// cache-2, within its share, is left alone.
+	if len(p.Actions) != 1 || p.Actions[0].Kind != MoveSlots || p.Actions[0].TargetPod != "cache-1" {
+		t.Fatalf("skew plans %v, want one move-slots cache-0 -> cache-1", kinds(p))
+	}
+	if got, want := p.Actions[0].SlotCount(), 8001-5462; got != want {
+		t.Errorf("moves %d slots, want %d", got, want)
 	}
 }
