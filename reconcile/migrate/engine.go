@@ -76,7 +76,10 @@ type Engine struct {
 	// Stop, once closed, starts no further slot: the slots in flight finish
 	// (a slot is never abandoned half moved by choice).
 	Stop <-chan struct{}
-	Log  *slog.Logger
+	// KeyByKey forces the key-by-key protocol even where every node offers
+	// atomic slot migration (CLUSTER MIGRATION, Redis 8.4+).
+	KeyByKey bool
+	Log      *slog.Logger
 }
 
 // Progress is where a Run stands.
@@ -112,6 +115,8 @@ type Result struct {
 	// source, or a failover that replayed the source) and were moved with
 	// REPLACE.
 	Replaced int64
+	// Atomic: the server moved the slots itself (CLUSTER MIGRATION).
+	Atomic bool
 }
 
 // ErrStopped means Stop closed before every move ran.
@@ -151,6 +156,11 @@ func (e *Engine) Run(ctx context.Context, moves []Move) (Result, error) {
 	start := time.Now()
 	conns := newPool(e.Dial)
 	defer conns.close()
+	if !e.KeyByKey && len(moves) > 0 && e.allAtomic(ctx, conns, moves) {
+		res, err := e.runAtomic(ctx, conns, moves)
+		res.Atomic = true
+		return res, err
+	}
 
 	queue := interleave(moves)
 	var (
@@ -212,6 +222,25 @@ func (e *Engine) Run(ctx context.Context, moves []Move) (Result, error) {
 		firstErr = ctx.Err()
 	}
 	return res, firstErr
+}
+
+// allAtomic: every source and target offers CLUSTER MIGRATION. A node
+// that cannot say is taken not to.
+func (e *Engine) allAtomic(ctx context.Context, conns *pool, moves []Move) bool {
+	seen := map[string]bool{}
+	for _, m := range moves {
+		for _, n := range []Node{m.Source, m.Target} {
+			if seen[n.Addr] {
+				continue
+			}
+			seen[n.Addr] = true
+			caps, err := Detect(ctx, conns.get(n.Addr))
+			if err != nil || !caps.Atomic {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func stopped(stop <-chan struct{}) bool {
