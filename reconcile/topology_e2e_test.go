@@ -127,8 +127,9 @@ func (h *harness) check() {
 			h.t.Errorf("node %s is flagged %v", n.ID[:8], n.Flags)
 		}
 	}
-	if masters != 3 || replicas != 3 {
-		h.t.Errorf("roles: %d masters, %d replicas; want 3 and 3\n%s", masters, replicas, h.exec(first.Name, "redis-cli", "cluster", "nodes"))
+	wantM, wantR := h.c.Spec.Masters, h.c.Spec.Masters*h.c.Spec.Replicas()
+	if masters != wantM || replicas != wantR {
+		h.t.Errorf("roles: %d masters, %d replicas; want %d and %d\n%s", masters, replicas, wantM, wantR, h.exec(first.Name, "redis-cli", "cluster", "nodes"))
 	}
 }
 

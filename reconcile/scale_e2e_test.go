@@ -1,0 +1,238 @@
+package reconcile_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/redis-gitops/redis-gitops/internal/sandboxtest"
+	"github.com/redis-gitops/redis-gitops/reconcile"
+	"github.com/redis-gitops/redis-gitops/reconcile/kube"
+	"github.com/redis-gitops/redis-gitops/reconcile/topology"
+	"github.com/redis-gitops/redis-gitops/spec"
+)
+
+// writer is a client that keeps writing while the cluster changes under
+// it: each write retried by the test (beyond go-redis's own redirects) up
+// to 20 times, every acknowledged value remembered.
+type writer struct {
+	c        *redis.ClusterClient
+	acked    sync.Map
+	writes   atomic.Int64
+	retries  atomic.Int64
+	failed   atomic.Int64
+	lastErr  atomic.Value
+	stop     context.CancelFunc
+	done     chan struct{}
+	keySpace int
+}
+
+func (h *harness) startWriter(keySpace int) *writer {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &writer{c: h.data(), stop: cancel, done: make(chan struct{}), keySpace: keySpace}
+	go func() {
+		defer close(w.done)
+		for i := 0; ctx.Err() == nil; i++ {
+			k := fmt.Sprintf("key:%d", i%keySpace)
+			v := fmt.Sprintf("w-%d", i)
+			var err error
+			for attempt := 0; attempt < 20; attempt++ {
+				if attempt > 0 {
+					w.retries.Add(1)
+					time.Sleep(50 * time.Millisecond)
+				}
+				if err = w.c.Set(context.Background(), k, v, 0).Err(); err == nil {
+					break
+				}
+			}
+			if err != nil {
+				w.failed.Add(1)
+				w.lastErr.Store(err.Error())
+				continue
+			}
+			w.acked.Store(k, v)
+			w.writes.Add(1)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	return w
+}
+
+// finish stops the writer and checks that every acknowledged write reads
+// back, and that no write failed after retries.
+func (w *writer) finish(t *testing.T, h *harness) {
+	t.Helper()
+	w.stop()
+	<-w.done
+	defer w.c.Close()
+	c := h.data()
+	defer c.Close()
+	lost := 0
+	w.acked.Range(func(k, v any) bool {
+		got, err := c.Get(context.Background(), k.(string)).Result()
+		if err != nil || got != v.(string) {
+			lost++
+			if lost < 5 {
+				t.Errorf("acknowledged %s=%s reads %q, %v", k, v, got, err)
+			}
+		}
+		return true
+	})
+	t.Logf("writer: %d writes acknowledged, %d retries, %d failed after retries", w.writes.Load(), w.retries.Load(), w.failed.Load())
+	if lost > 0 {
+		t.Errorf("%d acknowledged writes lost", lost)
+	}
+	if n := w.failed.Load(); n > 0 {
+		t.Errorf("%d writes failed after 20 attempts; last error: %v", n, w.lastErr.Load())
+	}
+}
+
+// pass runs what the daemon runs on a push: objects (with the scale-in
+// hold), then the topology.
+func (h *harness) pass() reconcile.ClusterOutcome {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	p := reconcile.Pass{Applier: &kube.Applier{Client: h.client, Dynamic: sandboxtest.Dynamic(h.t)}, Redis: h.redis, Log: h.redis.Log}
+	res := p.Run(ctx, []*spec.RedisCluster{h.c}, nil)
+	oc := res.Clusters[0]
+	if oc.Topology != nil {
+		for _, a := range oc.Topology.Executed {
+			h.t.Logf("executed: %s", a)
+		}
+	}
+	if err := oc.Err(); err != nil {
+		h.t.Fatalf("pass: %v", err)
+	}
+	return oc
+}
+
+// evenSlots checks that every master holds an even share, within 2%.
+func (h *harness) evenSlots() {
+	h.t.Helper()
+	o, err := (&reconcileObserver{h}).observe()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	share := float64(topology.SlotCount) / float64(h.c.Spec.Masters)
+	for _, id := range o.NodeIDs() {
+		n := o.Nodes[id]
+		if !n.IsMaster() {
+			continue
+		}
+		if d := float64(n.SlotCount()) - share; d > 0.02*share || d < -0.02*share {
+			h.t.Errorf("%s holds %d slots, an even share is %.0f", n.Pod.Name, n.SlotCount(), share)
+		}
+	}
+}
+
+func (h *harness) statefulSetReplicas() int32 {
+	h.t.Helper()
+	sts, err := h.client.AppsV1().StatefulSets(h.ns).Get(context.Background(), h.c.Metadata.Name, metav1.GetOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return *sts.Spec.Replicas
+}
+
+// TestScaleOutAndIn: 3x1 -> 4x1 -> 3x1, then replicas 1 -> 2 -> 1, while a
+// client writes all along. Every step is judged by redis-cli --cluster
+// check, the placement rule and an even slot share; at the end every
+// acknowledged write reads back.
+func TestScaleOutAndIn(t *testing.T) {
+	h := newHarness(t, "scale")
+	h.pass()
+	h.check()
+	h.writeKeys(5000)
+	w := h.startWriter(20000)
+
+	t.Run("3x1 to 4x1", func(t *testing.T) {
+		h.t = t
+		h.c.Spec.Masters = 4
+		oc := h.pass()
+		moved := 0
+		for _, a := range oc.Topology.Executed {
+			if a.Kind == topology.MoveSlots {
+				moved += a.SlotCount()
+			}
+		}
+		if moved != 4096 {
+			t.Errorf("moved %d slots, want 4096 (an even share for the new master)", moved)
+		}
+		h.check()
+		h.evenSlots()
+	})
+	t.Run("4x1 to 3x1", func(t *testing.T) {
+		h.t = t
+		h.c.Spec.Masters = 3
+		h.pass()
+		if got := h.statefulSetReplicas(); got != 6 {
+			t.Errorf("StatefulSet has %d replicas, want 6", got)
+		}
+		sandboxtest.Eventually(t, 2*time.Minute, "pods 6 and 7 gone", func() error {
+			for _, name := range []string{"-6", "-7"} {
+				_, err := h.client.CoreV1().Pods(h.ns).Get(context.Background(), h.c.Metadata.Name+name, metav1.GetOptions{})
+				if !apierrors.IsNotFound(err) {
+					return errors.New(name + " still there")
+				}
+			}
+			return nil
+		})
+		h.converge() // the forgotten nodes' pods are gone now
+		h.check()
+		h.evenSlots()
+		// storage.retainOnScaleIn defaults to true: the claims stay.
+		for _, name := range []string{"-6", "-7"} {
+			if _, err := h.client.CoreV1().PersistentVolumeClaims(h.ns).Get(context.Background(), "data-"+h.c.Metadata.Name+name, metav1.GetOptions{}); err != nil {
+				t.Errorf("PVC of removed pod %s: %v", name, err)
+			}
+		}
+	})
+	t.Run("replicas 1 to 2 to 1", func(t *testing.T) {
+		h.t = t
+		two := 2
+		h.c.Spec.ReplicasPerMaster = &two
+		h.pass()
+		h.check()
+		one := 1
+		h.c.Spec.ReplicasPerMaster = &one
+		h.pass()
+		sandboxtest.Eventually(t, 2*time.Minute, "6 pods", func() error {
+			if n := len(h.pods()); n != 6 {
+				return fmt.Errorf("%d pods", n)
+			}
+			return nil
+		})
+		h.converge()
+		h.check()
+	})
+	h.t = t
+	w.finish(t, h)
+	h.readKeysOrAcked(w, 5000)
+}
+
+// readKeysOrAcked reads the first n preloaded keys: each has its preloaded
+// value, or the last value the writer got acknowledged for it.
+func (h *harness) readKeysOrAcked(w *writer, n int) {
+	h.t.Helper()
+	c := h.data()
+	defer c.Close()
+	for i := range n {
+		k := fmt.Sprintf("key:%d", i)
+		want := fmt.Sprintf("value-%d", i)
+		if v, ok := w.acked.Load(k); ok {
+			want = v.(string)
+		}
+		if got, err := c.Get(context.Background(), k).Result(); err != nil || got != want {
+			h.t.Errorf("%s = %q, %v; want %q", k, got, err, want)
+		}
+	}
+}
