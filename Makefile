@@ -94,3 +94,4 @@ clean: demo-down
 bench: deps build
 	SANDBOX_BIN=$(BIN) $(GO) test ./reconcile -run '^$$' -bench BenchmarkBootstrap -benchtime 3x -timeout 20m
 	SANDBOX_BIN=$(BIN) $(GO) test ./daemon -run '^$$' -bench BenchmarkGitOps -benchtime 1x -timeout 20m
+	$(GO) test ./reconcile/migrate -run '^$$' -bench BenchmarkScaleOutMigration -benchtime 1x -timeout 30m

@@ -65,17 +65,20 @@ func BenchmarkScaleOutMigration(b *testing.B) {
 		b.ReportMetric(eng16.keysPerSec()/cli.keysPerSec(), "ratio-p16")
 		b.ReportMetric(eng.keysPerSec()/cli.keysPerSec(), "ratio")
 
+		// The summary, ratio last, on stdout and in the benchmark's log
+		// (which go test trims to 10 lines without -v: the details of
+		// each move went to stdout as it finished).
 		lines := []string{
-			cli.summary(), eng.summary(), eng16.summary(),
-			fmt.Sprintf("migrate: engine -parallel 16 %.0f keys/s, ratio %.1fx", eng16.keysPerSec(), eng16.keysPerSec()/cli.keysPerSec()),
+			fmt.Sprintf("migrate: engine -parallel 16 %.0f keys/s, ratio %.1fx; p99 write latency %.1fms",
+				eng16.keysPerSec(), eng16.keysPerSec()/cli.keysPerSec(), eng16.ms(eng16.p99)),
 			fmt.Sprintf("migrate: engine %.0f keys/s, redis-cli %.0f keys/s, ratio %.1fx (target 6x); p99 write latency engine %.1fms redis-cli %.1fms",
 				eng.keysPerSec(), cli.keysPerSec(), eng.keysPerSec()/cli.keysPerSec(), eng.ms(eng.p99), cli.ms(cli.p99)),
 		}
 		for _, l := range lines {
-			b.Log(l)
+			fmt.Println(l)
 		}
 		for _, l := range lines {
-			fmt.Println(l)
+			b.Log(l)
 		}
 	}
 }
@@ -154,7 +157,7 @@ func runScaleOut(b *testing.B, name string, slots []uint16, move func(*scaleOut)
 	setup := time.Now()
 	s := newScaleOut(b, slots)
 	defer s.teardown()
-	b.Logf("%s: cluster built and filled with %d keys in %s", name, benchKeys, time.Since(setup).Round(time.Millisecond))
+	fmt.Printf("migrate: %s: cluster built and filled with %d keys in %s\n", name, benchKeys, time.Since(setup).Round(time.Millisecond))
 
 	w := startWriter(s.nodes, name)
 	time.Sleep(300 * time.Millisecond) // the writer settles before the move starts
@@ -173,7 +176,7 @@ func runScaleOut(b *testing.B, name string, slots []uint16, move func(*scaleOut)
 	if name != "redis-cli" && w.failed != 0 {
 		b.Errorf("%s: %d writes failed during the move after the client's retries: %v", name, w.failed, w.errSample)
 	} else if w.failed != 0 {
-		b.Logf("%s: %d writes failed during the move after the client's retries: %v", name, w.failed, w.errSample)
+		fmt.Printf("migrate: %s: %d writes failed during the move after the client's retries: %v\n", name, w.failed, w.errSample)
 	}
 
 	redistest.WaitAgree(b, s.nodes, len(s.nodes))
@@ -201,6 +204,7 @@ func runScaleOut(b *testing.B, name string, slots []uint16, move func(*scaleOut)
 	}
 	s.checkNothingLost(b, name, w, slots)
 	o.detail = timeBreakdown(before, after, s.times)
+	fmt.Println(o.summary())
 	return o
 }
 
