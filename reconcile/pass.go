@@ -92,6 +92,9 @@ func (p Pass) Run(ctx context.Context, clusters []*spec.RedisCluster, loadErrs s
 		oc.Duration = time.Since(t0) + applied/time.Duration(len(clusters))
 		in := report.Input{Cluster: oc.Cluster, Revision: p.Revision, Spec: c, Objects: oc.Objects, ObjectsErr: oc.ObjectsErr,
 			Topology: oc.Topology, TopologyErr: oc.TopologyErr, DryRun: oc.DryRun, Suspended: c.Spec.Reconcile.Suspend}
+		if oc.Hold != nil {
+			in.ScaleInHold = oc.Hold.String()
+		}
 		if p.ObjectsOnly {
 			in.Topology = nil
 		}

@@ -30,6 +30,21 @@ type Result struct {
 	Rounds   []topology.Plan
 	Final    *topology.Observed
 	Executed []topology.Action
+	// Migration sums up the slot moves of this convergence; nil when none
+	// was planned.
+	Migration *Migration
+}
+
+// Migration is what the slot migration engine did during a convergence.
+type Migration struct {
+	SlotsPlanned int
+	SlotsMoved   int
+	Keys         int64
+	Elapsed      time.Duration
+	// Atomic: the servers moved the slots themselves (CLUSTER MIGRATION).
+	Atomic bool
+	// Err stopped it; the slots not moved are resumed by the next pass.
+	Err string
 }
 
 // Plan is the last round's plan.
@@ -42,14 +57,14 @@ func (r Result) Plan() topology.Plan {
 
 // Converge observes, plans and executes until the plan is empty and the
 // cluster is healthy, or the rounds run out.
-func Converge(ctx context.Context, ob *Observer, ex *Executor, t Target, d topology.Desired, opts Options) (Result, error) {
+func Converge(ctx context.Context, ob *Observer, ex *Executor, t Target, d topology.Desired, opts Options) (res Result, err error) {
 	if opts.MaxRounds == 0 {
 		opts.MaxRounds = 6
 	}
 	if opts.Settle == 0 {
 		opts.Settle = 60 * time.Second
 	}
-	var res Result
+	defer func() { res.Migration = ex.migration }()
 	for round := 0; round < opts.MaxRounds; round++ {
 		if round > 0 && stopped(ex.Stop) {
 			return res, ErrStopped

@@ -35,6 +35,8 @@ type Executor struct {
 	// Stop, once closed, ends Run before its next action: a shutdown never
 	// interrupts an action (a slot half moved), it only declines the next.
 	Stop <-chan struct{}
+
+	migration *Migration // accumulated over the rounds
 }
 
 // ErrStopped is returned when Stop closed before the work was done.

@@ -62,7 +62,18 @@ func (e *Executor) moveSlots(ctx context.Context, o *topology.Observed, actions 
 			}
 		},
 	}
+	if e.migration == nil {
+		e.migration = &Migration{}
+	}
+	e.migration.SlotsPlanned += len(moves)
 	res, err := eng.Run(ctx, moves)
+	e.migration.SlotsMoved += res.Slots
+	e.migration.Keys += res.Keys
+	e.migration.Elapsed += res.Elapsed
+	e.migration.Atomic = e.migration.Atomic || res.Atomic
+	if err != nil {
+		e.migration.Err = err.Error()
+	}
 	if e.Log != nil {
 		e.Log.Info("migration done", "cluster", e.Cluster, "slots", res.Slots, "keys", res.Keys, "replaced", res.Replaced,
 			"elapsed", res.Elapsed.Round(time.Millisecond), "err", err)

@@ -61,6 +61,18 @@ func (r Report) Markdown() []byte {
 		d := r.Drift[i]
 		return []string{d.Source, d.Kind, d.Subject, code(d.Path), code(d.Live), code(d.Desired), strings.Join(d.Managers, ", "), d.Detail}
 	})
+	if m := r.Migration; m != nil && m.State == MigrationRefused {
+		fmt.Fprintf(&b, "### Migration\n\nrefused: %s\n\n", cell(m.Detail))
+	} else if m != nil {
+		fmt.Fprintf(&b, "### Migration\n\n%s: %d of %d slots moved, %d keys in %s (%d keys/s, %s)", m.State, m.SlotsMoved, m.SlotsPlanned, m.KeysMoved, m.Elapsed, m.KeysPerSecond, m.Method)
+		if m.Detail != "" {
+			b.WriteString(": " + cell(m.Detail))
+		}
+		if m.State == MigrationInProgress {
+			b.WriteString("; the next pass resumes it")
+		}
+		b.WriteString("\n\n")
+	}
 	list(&b, "Actions", r.Actions, true)
 	list(&b, "Warnings", r.Warnings, false)
 	list(&b, "Errors", r.Errors, false)

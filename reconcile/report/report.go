@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -71,6 +72,9 @@ type Input struct {
 	Removed  bool
 	Pruned   []kube.Change
 	PruneErr error
+	// ScaleInHold says why the StatefulSet kept its live size this pass
+	// (pods to remove still hold data); empty when it did not.
+	ScaleInHold string
 }
 
 // Report is the status of one cluster after one pass. Its YAML form is the
@@ -84,11 +88,32 @@ type Report struct {
 	Conditions       []Condition  `yaml:"conditions"`
 	Topology         Topology     `yaml:"topology"`
 	Drift            []DriftEntry `yaml:"drift,omitempty"`
+	// Migration is the slot migration of this pass, when one was planned.
+	Migration *Migration `yaml:"migration,omitempty"`
 	// Actions is what this pass did, in order; in a dry run what it would
 	// do, each prefixed "planned: ".
 	Actions  []string `yaml:"actions,omitempty"`
 	Warnings []string `yaml:"warnings,omitempty"`
 	Errors   []string `yaml:"errors,omitempty"`
+}
+
+// Migration states.
+const (
+	MigrationDone       = "done"
+	MigrationInProgress = "in-progress" // stopped part-way; the next pass resumes it
+	MigrationRefused    = "refused"     // refused before any key moved
+)
+
+// Migration is the slot migration of one pass.
+type Migration struct {
+	State         string `yaml:"state"`
+	SlotsPlanned  int    `yaml:"slotsPlanned"`
+	SlotsMoved    int    `yaml:"slotsMoved"`
+	KeysMoved     int64  `yaml:"keysMoved"`
+	KeysPerSecond int64  `yaml:"keysPerSecond"`
+	Elapsed       string `yaml:"elapsed"`
+	Method        string `yaml:"method,omitempty"` // key-by-key | atomic
+	Detail        string `yaml:"detail,omitempty"`
 }
 
 // Desired is the shape the spec asks for; zero when the spec did not load.
@@ -223,6 +248,10 @@ func Build(in Input) Report {
 		for _, a := range acts {
 			r.Actions = append(r.Actions, redact(prefix(dryRun)+a.String()))
 		}
+		r.Migration = buildMigration(in.Topology, plan)
+	}
+	if in.ScaleInHold != "" {
+		r.Warnings = append(r.Warnings, redact("scale-in waits: "+in.ScaleInHold))
 	}
 	if in.TopologyErr != nil {
 		r.Errors = append(r.Errors, redact("topology: "+in.TopologyErr.Error()))
@@ -234,6 +263,27 @@ func Build(in Input) Report {
 	})
 	r.Conditions = conditions(in, r, plan)
 	return r
+}
+
+func buildMigration(t *converge.Result, plan topology.Plan) *Migration {
+	if m := t.Migration; m != nil {
+		out := &Migration{State: MigrationDone, SlotsPlanned: m.SlotsPlanned, SlotsMoved: m.SlotsMoved, KeysMoved: m.Keys,
+			Elapsed: m.Elapsed.Round(time.Millisecond).String(), Method: "key-by-key"}
+		if m.Atomic {
+			out.Method = "atomic"
+		}
+		if s := m.Elapsed.Seconds(); s > 0 {
+			out.KeysPerSecond = int64(float64(m.Keys) / s)
+		}
+		if m.SlotsMoved < m.SlotsPlanned || m.Err != "" {
+			out.State, out.Detail = MigrationInProgress, redact(m.Err)
+		}
+		return out
+	}
+	if strings.HasPrefix(plan.Blocked, "scale-in refused") {
+		return &Migration{State: MigrationRefused, Detail: redact(plan.Blocked), Elapsed: "0s"}
+	}
+	return nil
 }
 
 func prefix(planned bool) string {

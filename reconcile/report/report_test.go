@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis-gitops/redis-gitops/reconcile/converge"
 	"github.com/redis-gitops/redis-gitops/reconcile/kube"
@@ -27,6 +28,7 @@ func goldenCases(t *testing.T) map[string]Input {
 		"dry-run":           dryRunInput(t),
 		"blocked-bootstrap": blockedBootstrapInput(t),
 		"removed":           removedInput(),
+		"migration-stopped": migrationStoppedInput(t),
 	}
 }
 
@@ -61,6 +63,24 @@ func driftInput(t *testing.T) Input {
 	objs.Drift = []kube.Drift{{Object: sts, FieldDiff: image}}
 	return Input{Cluster: "prod/cache", Revision: "9b1e0d7", Spec: cacheSpec(), Objects: objs,
 		Topology: &converge.Result{Rounds: []topology.Plan{first, topology.PlanTopology(desired, after)}, Final: after, Executed: first.Actions}}
+}
+
+// migrationStoppedInput: a scale-out whose migration stopped part-way (a
+// source master died); the report says how far it got and that the next
+// pass resumes it.
+func migrationStoppedInput(t *testing.T) Input {
+	pods := podsOn("a", "b", "c", "a", "b", "c")
+	o := observe(t, pods, healthyViews(nil), cacheKeys, nil)
+	plan := topology.PlanTopology(desired, o)
+	move := topology.Action{Kind: topology.MoveSlots, Pod: "cache-1", Node: id(2), Target: id(7), TargetPod: "cache-6",
+		Slots: []topology.SlotRange{{Start: 5461, End: 6825}}, Keys: 1365, Reason: "rebalance: cache-1 holds more than an even share, cache-6 less"}
+	spc := cacheSpec()
+	spc.Spec.Masters = 4
+	return Input{Cluster: "prod/cache", Revision: "5ca1e0u", Spec: spc, Objects: unchanged(),
+		Topology: &converge.Result{Rounds: []topology.Plan{plan}, Final: o, Executed: []topology.Action{move},
+			Migration: &converge.Migration{SlotsPlanned: 4096, SlotsMoved: 1210, Keys: 3025, Elapsed: 2500 * time.Millisecond,
+				Err: "slot 5900: set migrating on cache-1: dial tcp 10.0.0.2:6379: connect: connection refused"}},
+		TopologyErr: errors.New("move-slots cache-1 -> cache-6: slot 5900: set migrating on cache-1: dial tcp 10.0.0.2:6379: connect: connection refused")}
 }
 
 func invalidSpecInput() Input {
