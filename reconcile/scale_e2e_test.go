@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/redis-gitops/redis-gitops/internal/sandboxtest"
 	"github.com/redis-gitops/redis-gitops/reconcile"
 	"github.com/redis-gitops/redis-gitops/reconcile/kube"
+	"github.com/redis-gitops/redis-gitops/reconcile/migrate"
 	"github.com/redis-gitops/redis-gitops/reconcile/topology"
 	"github.com/redis-gitops/redis-gitops/spec"
 )
@@ -235,4 +237,157 @@ func (h *harness) readKeysOrAcked(w *writer, n int) {
 			h.t.Errorf("%s = %q, %v; want %q", k, got, err, want)
 		}
 	}
+}
+
+// TestSourceMasterKilledDuringMigration: a scale-out whose source master
+// dies half-way. The pass stops with an error and leaves the slot open;
+// after the failover, the next passes finish the open slot and the rest of
+// the rebalance, and every key reads back.
+func TestSourceMasterKilledDuringMigration(t *testing.T) {
+	h := newHarness(t, "srckill")
+	h.pass()
+	const keys = 40000
+	h.fill(keys)
+	h.waitReplicasCaughtUp()
+
+	// One slot at a time, small batches: slow enough to be caught.
+	h.c.Spec.Migration.KeysPerBatch, h.c.Spec.Migration.ParallelSlots = 5, 1
+	h.c.Spec.Masters = 4
+	o, err := (&reconcileObserver{h}).observe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := o.Nodes[o.ByPod[h.c.Metadata.Name+"-0"]]
+	if !victim.IsMaster() {
+		victim = nil
+		for _, id := range o.NodeIDs() {
+			if o.Nodes[id].IsMaster() {
+				victim = o.Nodes[id]
+				break
+			}
+		}
+	}
+	var once sync.Once
+	killed := make(chan struct{})
+	h.redis.Progress = func(_ string, p migrate.Progress) {
+		if p.SlotsDone >= 30 {
+			once.Do(func() {
+				// A crash: no graceful shutdown, no failover asked for.
+				sandboxtest.Kubectl(t, nil, "-n", h.ns, "delete", "pod", victim.Pod.Name, "--grace-period=0", "--force", "--wait=false")
+				close(killed)
+			})
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	p := reconcile.Pass{Applier: &kube.Applier{Client: h.client, Dynamic: sandboxtest.Dynamic(t)}, Redis: h.redis, Log: h.redis.Log}
+	first := p.Run(ctx, []*spec.RedisCluster{h.c}, nil).Clusters[0]
+	h.redis.Progress = nil
+	select {
+	case <-killed:
+	default:
+		t.Fatal("the migration ended before the source master was killed: the test proves nothing")
+	}
+	if first.TopologyErr == nil {
+		t.Logf("the first pass converged despite the kill (its remaining slots came from the other masters)")
+	} else {
+		t.Logf("the first pass stopped: %v", first.TopologyErr)
+	}
+	sandboxtest.Eventually(t, 3*time.Minute, "8 pods running", func() error {
+		running := 0
+		for _, pod := range h.pods() {
+			if pod.Status.PodIP != "" && pod.DeletionTimestamp == nil {
+				running++
+			}
+		}
+		if running != 8 {
+			return fmt.Errorf("%d of 8", running)
+		}
+		return nil
+	})
+	// The passes that follow finish the open slot and the rebalance.
+	var last reconcile.ClusterOutcome
+	for i := 0; i < 4; i++ {
+		last = p.Run(ctx, []*spec.RedisCluster{h.c}, nil).Clusters[0]
+		if last.Err() == nil {
+			break
+		}
+		t.Logf("pass %d: %v", i+2, last.Err())
+		time.Sleep(3 * time.Second)
+	}
+	if err := last.Err(); err != nil {
+		t.Fatalf("not converged after the failover: %v", err)
+	}
+	h.check()
+	h.evenSlots()
+	h.readAll(keys)
+}
+
+func (h *harness) fill(n int) {
+	h.t.Helper()
+	c := h.data()
+	defer c.Close()
+	ctx := context.Background()
+	for i := 0; i < n; i += 1000 {
+		p := c.Pipeline()
+		for j := i; j < min(i+1000, n); j++ {
+			p.Set(ctx, fmt.Sprintf("key:%d", j), fmt.Sprintf("value-%d", j), 0)
+		}
+		if _, err := p.Exec(ctx); err != nil {
+			h.t.Fatalf("fill: %v", err)
+		}
+	}
+}
+
+func (h *harness) readAll(n int) {
+	h.t.Helper()
+	c := h.data()
+	defer c.Close()
+	ctx := context.Background()
+	lost := 0
+	for i := 0; i < n; i += 1000 {
+		p := c.Pipeline()
+		var cmds []*redis.StringCmd
+		for j := i; j < min(i+1000, n); j++ {
+			cmds = append(cmds, p.Get(ctx, fmt.Sprintf("key:%d", j)))
+		}
+		_, _ = p.Exec(ctx)
+		for k, cmd := range cmds {
+			if v, err := cmd.Result(); err != nil || v != fmt.Sprintf("value-%d", i+k) {
+				if lost++; lost < 5 {
+					h.t.Errorf("key:%d = %q, %v", i+k, v, err)
+				}
+			}
+		}
+	}
+	if lost > 0 {
+		h.t.Fatalf("%d of %d keys lost", lost, n)
+	}
+}
+
+// waitReplicasCaughtUp waits until every replica's offset equals its
+// master's: a failover from then on loses no write made before.
+func (h *harness) waitReplicasCaughtUp() {
+	h.t.Helper()
+	sandboxtest.Eventually(h.t, time.Minute, "replicas caught up", func() error {
+		for name := range h.pods() {
+			info := h.exec(name, "redis-cli", "info", "replication")
+			if !strings.Contains(info, "role:master") {
+				continue
+			}
+			var offset string
+			for _, line := range strings.Split(info, "\n") {
+				line = strings.TrimSpace(line)
+				if v, ok := strings.CutPrefix(line, "master_repl_offset:"); ok {
+					offset = v
+				}
+			}
+			for _, line := range strings.Split(info, "\n") {
+				if strings.HasPrefix(line, "slave") && strings.Contains(line, "offset=") && !strings.Contains(line, "offset="+offset+",") {
+					return fmt.Errorf("%s: replica behind: %s (master at %s)", name, strings.TrimSpace(line), offset)
+				}
+			}
+		}
+		return nil
+	})
 }

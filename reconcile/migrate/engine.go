@@ -58,10 +58,16 @@ type Engine struct {
 	// KeysPerBatch is the number of keys per GETKEYSINSLOT and MIGRATE
 	// (default 1000; redis-cli uses 10).
 	KeysPerBatch int
-	// Parallel is the number of slots in flight at once (default 4). Moves
-	// are interleaved so that slots in flight belong to distinct
-	// source/target pairs as long as there are pairs enough.
+	// Parallel is the number of rounds in flight at once (default 4). A
+	// round is up to SlotsPerRound slots of one source/target pair, each
+	// step of which goes to each node as one pipeline; rounds are
+	// interleaved so that those in flight belong to distinct pairs as long
+	// as there are pairs enough.
 	Parallel int
+	// SlotsPerRound bounds the slots of one round (default 32). A round's
+	// MIGRATEs are pipelined in groups of about KeysPerBatch keys, so the
+	// source is never blocked by more than one batch's worth at a time.
+	SlotsPerRound int
 	// Timeout is MIGRATE's I/O timeout for an ordinary batch (default 10 s).
 	// A batch that times out is retried key by key, each with a timeout
 	// sized from MEMORY USAGE, so a large value gets the time it needs.
@@ -142,6 +148,9 @@ func (e *Engine) defaults() {
 	if e.Parallel <= 0 {
 		e.Parallel = 4
 	}
+	if e.SlotsPerRound <= 0 {
+		e.SlotsPerRound = 32
+	}
 	if e.Timeout <= 0 {
 		e.Timeout = 10 * time.Second
 	}
@@ -162,27 +171,27 @@ func (e *Engine) Run(ctx context.Context, moves []Move) (Result, error) {
 		return res, err
 	}
 
-	queue := interleave(moves)
+	queue := batches(interleave(moves), e.SlotsPerRound)
 	var (
 		mu       sync.Mutex
 		next     int
 		firstErr error
 		res      Result
-		progress = Progress{SlotsTotal: len(queue)}
+		progress = Progress{SlotsTotal: len(moves)}
 	)
-	take := func() (Move, bool) {
+	take := func() ([]Move, bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		if firstErr != nil || next >= len(queue) || ctx.Err() != nil {
-			return Move{}, false
+			return nil, false
 		}
 		if stopped(e.Stop) {
 			firstErr = ErrStopped
-			return Move{}, false
+			return nil, false
 		}
-		m := queue[next]
+		b := queue[next]
 		next++
-		return m, true
+		return b, true
 	}
 	var keys, replaced atomic.Int64
 	var wg sync.WaitGroup
@@ -191,22 +200,19 @@ func (e *Engine) Run(ctx context.Context, moves []Move) (Result, error) {
 		go func() {
 			defer wg.Done()
 			for {
-				m, ok := take()
+				b, ok := take()
 				if !ok {
 					return
 				}
-				st, err := e.moveSlot(ctx, conns, m)
+				st, done, err := e.moveBatch(ctx, conns, b)
 				keys.Add(st.keys)
 				replaced.Add(st.replaced)
 				mu.Lock()
-				if err != nil {
-					if firstErr == nil {
-						firstErr = err
-					}
-				} else {
-					res.Slots++
-					progress.SlotsDone++
+				if err != nil && firstErr == nil {
+					firstErr = err
 				}
+				res.Slots += done
+				progress.SlotsDone += done
 				progress.Keys = keys.Load()
 				progress.Elapsed = time.Since(start)
 				if e.Progress != nil {
@@ -275,6 +281,34 @@ func interleave(moves []Move) []Move {
 		}
 	}
 	return out
+}
+
+// batches cuts the interleaved moves into rounds of up to n slots of one
+// pair, keeping the interleaving of the pairs.
+func batches(moves []Move, n int) [][]Move {
+	type pair struct{ src, dst string }
+	by := map[pair][]Move{}
+	var order []pair
+	for _, m := range moves {
+		p := pair{m.Source.ID, m.Target.ID}
+		if _, ok := by[p]; !ok {
+			order = append(order, p)
+		}
+		by[p] = append(by[p], m)
+	}
+	var out [][]Move
+	for i := 0; ; i += n {
+		added := false
+		for _, p := range order {
+			if ms := by[p]; i < len(ms) {
+				out = append(out, ms[i:min(i+n, len(ms))])
+				added = true
+			}
+		}
+		if !added {
+			return out
+		}
+	}
 }
 
 // pool holds one Conn per node address for the length of a Run.

@@ -323,3 +323,28 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestBatchesKeepPairsApartAndInterleaved(t *testing.T) {
+	a, b, d := migrate.Node{ID: "a"}, migrate.Node{ID: "b"}, migrate.Node{ID: "d"}
+	var moves []migrate.Move
+	for s := 0; s < 5; s++ {
+		moves = append(moves, migrate.Move{Slot: s, Source: a, Target: d})
+	}
+	for s := 10; s < 13; s++ {
+		moves = append(moves, migrate.Move{Slot: s, Source: b, Target: d})
+	}
+	var got []string
+	for _, r := range migrate.Batches(migrate.Interleave(moves), 2) {
+		var slots []string
+		for _, m := range r {
+			if m.Source.ID != r[0].Source.ID {
+				t.Errorf("a round mixes pairs: %v", r)
+			}
+			slots = append(slots, fmt.Sprint(m.Slot))
+		}
+		got = append(got, strings.Join(slots, ","))
+	}
+	if want := "0,1 10,11 2,3 12 4"; strings.Join(got, " ") != want {
+		t.Errorf("rounds %q, want %q", strings.Join(got, " "), want)
+	}
+}

@@ -1,0 +1,201 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// moveBatch moves a round of slots of one source/target pair: the steps
+// of moveSlot, each sent to its node as one pipeline for the whole round,
+// since a cluster command's cost is mostly its round trip (and Redis saves
+// its cluster config once per pipeline read, not once per command). A slot
+// that needs care (a key on both sides, a value too large for the batch
+// timeout, a target that owns it already) leaves the round for moveSlot's
+// one-slot path. done counts the slots assigned to the target.
+//
+// Every step is idempotent, as in moveSlot: a round stopped anywhere is
+// finished by moving its slots again.
+func (e *Engine) moveBatch(ctx context.Context, conns *pool, round []Move) (st slotStats, done int, err error) {
+	if len(round) == 1 {
+		st, err := e.moveSlot(ctx, conns, round[0])
+		if err != nil {
+			return st, 0, err
+		}
+		return st, 1, nil
+	}
+	m0 := round[0]
+	src, dst := conns.get(m0.Source.Addr), conns.get(m0.Target.Addr)
+
+	// 1. IMPORTING on the target, for every slot of the round.
+	var cmds [][]any
+	for _, m := range round {
+		cmds = append(cmds, []any{"CLUSTER", "SETSLOT", m.Slot, "IMPORTING", m.Source.ID})
+	}
+	replies, err := pipe(ctx, dst, 0, cmds...)
+	if err != nil {
+		return st, 0, fmt.Errorf("slots of %s: set importing on %s: %w", m0.Source.Name, m0.Target.Name, err)
+	}
+	var open, single []Move
+	for i, m := range round {
+		switch r := replies[i]; {
+		case r.Err == nil:
+			open = append(open, m)
+		case strings.Contains(r.Err.Error(), "already the owner"):
+			single = append(single, m)
+		default:
+			return st, 0, fmt.Errorf("slot %d: set importing on %s: %w", m.Slot, m.Target.Name, r.Err)
+		}
+	}
+
+	// 2. MIGRATING on the source, with each slot's first batch of keys.
+	cmds = cmds[:0]
+	for _, m := range open {
+		cmds = append(cmds, []any{"CLUSTER", "SETSLOT", m.Slot, "MIGRATING", m.Target.ID},
+			[]any{"CLUSTER", "GETKEYSINSLOT", m.Slot, e.KeysPerBatch})
+	}
+	if replies, err = pipe(ctx, src, 0, cmds...); err != nil {
+		return st, 0, fmt.Errorf("slots of %s: set migrating: %w", m0.Source.Name, err)
+	}
+	keys := map[int][]string{}
+	for i, m := range open {
+		if r := replies[2*i]; r.Err != nil {
+			return st, 0, fmt.Errorf("slot %d: set migrating on %s: %w", m.Slot, m.Source.Name, r.Err)
+		}
+		if r := replies[2*i+1]; r.Err != nil {
+			return st, 0, fmt.Errorf("slot %d: keys in slot on %s: %w", m.Slot, m.Source.Name, r.Err)
+		}
+		keys[m.Slot] = strs(replies[2*i+1].Val)
+	}
+
+	// 3. MIGRATE, each followed by the slot's next batch of keys, in
+	// pipelines of about KeysPerBatch keys, until no slot has any left.
+	pending := slicesWithKeys(open, keys)
+	for len(pending) > 0 {
+		var group []Move
+		n := 0
+		for len(pending) > 0 && (len(group) == 0 || n+len(keys[pending[0].Slot]) <= e.KeysPerBatch) {
+			group = append(group, pending[0])
+			n += len(keys[pending[0].Slot])
+			pending = pending[1:]
+		}
+		cmds = cmds[:0]
+		for _, m := range group {
+			cmds = append(cmds, e.migrateArgs(m, keys[m.Slot], e.Timeout, false), []any{"CLUSTER", "GETKEYSINSLOT", m.Slot, e.KeysPerBatch})
+		}
+		replies, err := pipe(ctx, src, e.Timeout*time.Duration(len(group)), cmds...)
+		if err != nil {
+			return st, 0, fmt.Errorf("slots of %s: migrate to %s: %w", m0.Source.Name, m0.Target.Name, err)
+		}
+		for i, m := range group {
+			sent := keys[m.Slot]
+			if replies[2*i].Err == nil && replies[2*i+1].Err == nil {
+				st.keys += int64(len(sent))
+				keys[m.Slot] = strs(replies[2*i+1].Val)
+			} else {
+				// BUSYKEY, a timeout: the one-slot path knows what to do.
+				moved, replaced, next, err := e.migrateBatch(ctx, src, dst, m, sent)
+				st.keys += moved
+				st.replaced += replaced
+				if err != nil {
+					return st, 0, err
+				}
+				keys[m.Slot] = next
+			}
+			if len(keys[m.Slot]) > 0 {
+				pending = append(pending, m)
+			}
+		}
+	}
+
+	// 4. Assign: verified empty on the source, then the target, then the
+	// source and every other master (see assign).
+	if err := e.assignRound(ctx, conns, open); err != nil {
+		return st, 0, err
+	}
+	done = len(open)
+	for _, m := range single {
+		s, err := e.moveSlot(ctx, conns, m)
+		st.keys += s.keys
+		st.replaced += s.replaced
+		if err != nil {
+			return st, done, err
+		}
+		done++
+	}
+	return st, done, nil
+}
+
+func slicesWithKeys(ms []Move, keys map[int][]string) []Move {
+	var out []Move
+	for _, m := range ms {
+		if len(keys[m.Slot]) > 0 {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// assignRound is assign for a round's slots, one pipeline per node.
+func (e *Engine) assignRound(ctx context.Context, conns *pool, round []Move) error {
+	if len(round) == 0 {
+		return nil
+	}
+	m0 := round[0]
+	src, dst := conns.get(m0.Source.Addr), conns.get(m0.Target.Addr)
+	all := func(verb ...any) [][]any {
+		var cmds [][]any
+		for _, m := range round {
+			cmds = append(cmds, append([]any{"CLUSTER", verb[0], m.Slot}, verb[1:]...))
+		}
+		return cmds
+	}
+	replies, err := pipe(ctx, src, 0, all("COUNTKEYSINSLOT")...)
+	if err != nil {
+		return fmt.Errorf("slots of %s: count keys: %w", m0.Source.Name, err)
+	}
+	for i, m := range round {
+		if r := replies[i]; r.Err != nil {
+			return fmt.Errorf("slot %d: count keys on %s: %w", m.Slot, m.Source.Name, r.Err)
+		} else if c, _ := r.Val.(int64); c != 0 {
+			return fmt.Errorf("slot %d: %d keys still on %s: not assigning the slot", m.Slot, c, m.Source.Name)
+		}
+	}
+	node := all("SETSLOT", "NODE", m0.Target.ID)
+	if err := firstErr(pipe(ctx, dst, 0, node...)); err != nil {
+		return fmt.Errorf("slots of %s: set node on %s: %w", m0.Source.Name, m0.Target.Name, err)
+	}
+	var wg sync.WaitGroup
+	var srcErr error
+	wg.Go(func() {
+		if err := firstErr(pipe(ctx, src, 0, node...)); err != nil {
+			srcErr = fmt.Errorf("slots of %s: set node on %s: %w", m0.Source.Name, m0.Source.Name, err)
+		}
+	})
+	for _, o := range e.Others {
+		if o.ID == m0.Source.ID || o.ID == m0.Target.ID {
+			continue
+		}
+		wg.Go(func() {
+			if err := firstErr(pipe(ctx, conns.get(o.Addr), 0, node...)); err != nil && e.Log != nil {
+				e.Log.Debug("migrate: a master will learn the new owners by gossip", "node", o.Name, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+	return srcErr
+}
+
+func firstErr(replies []Reply, err error) error {
+	if err != nil {
+		return err
+	}
+	for _, r := range replies {
+		if r.Err != nil {
+			return r.Err
+		}
+	}
+	return nil
+}
