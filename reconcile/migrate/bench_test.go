@@ -628,11 +628,15 @@ func (c timedConn) Do(ctx context.Context, args ...any) (any, error) {
 func (c timedConn) Pipe(ctx context.Context, cmds ...[]any) ([]migrate.Reply, error) {
 	start := time.Now()
 	r, err := c.Conn.Pipe(ctx, cmds...)
-	kinds := make([]string, len(cmds))
-	for i, cmd := range cmds {
-		kinds[i] = cmdKind(cmd)
+	// A pipeline is named by its distinct commands, in order of first use:
+	// "pipeline(MIGRATE+CLUSTER GETKEYSINSLOT)".
+	var kinds []string
+	for _, cmd := range cmds {
+		if k := cmdKind(cmd); !slices.Contains(kinds, k) {
+			kinds = append(kinds, k)
+		}
 	}
-	c.t.add(strings.Join(kinds, "+"), time.Since(start))
+	c.t.add("pipeline("+strings.Join(kinds, "+")+")", time.Since(start))
 	return r, err
 }
 
