@@ -40,6 +40,8 @@ type Action struct {
 	// Keys estimates the keys a move-slots carries (the source's keys, pro
 	// rata of its slots).
 	Keys int64 `json:"keys,omitempty" yaml:"keys,omitempty"`
+	// Bytes estimates the memory it carries, the same way from used_memory.
+	Bytes int64 `json:"bytes,omitempty" yaml:"bytes,omitempty"`
 	// Destructive steps (forget) are listed in the plan and the report first
 	// and run only when policy allows (invariant 3).
 	Destructive bool   `json:"destructive,omitempty" yaml:"destructive,omitempty"`

@@ -106,6 +106,7 @@ func moveAction(o *Observed, from, to string, slots []int, kept bool) Action {
 	a := Action{Kind: MoveSlots, Pod: src.Pod.Name, Node: from, Target: to, TargetPod: dst.Pod.Name, Slots: toRanges(slots)}
 	if c := src.SlotCount(); c > 0 {
 		a.Keys = src.Keys * int64(len(slots)) / int64(c)
+		a.Bytes = src.UsedMemory * int64(len(slots)) / int64(c)
 	}
 	if kept {
 		a.Reason = fmt.Sprintf("rebalance: %s holds more than an even share, %s less", src.Pod.Name, dst.Pod.Name)

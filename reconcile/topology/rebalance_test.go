@@ -230,3 +230,32 @@ func TestPlanScaleOut(t *testing.T) {
 		t.Errorf("moves %d slots to %s, want 4096", moved, target)
 	}
 }
+
+// A plan before a scale-out: the pods do not exist yet; simulated as fresh
+// masters everyone knows, the plan shows the slots they will receive.
+func TestPlanOnNewPodsShowsTheScaleOut(t *testing.T) {
+	pods := podsOn("a", "b", "c", "a", "b", "c")
+	views := map[string]string{}
+	for i := range pods {
+		views[pods[i].Name] = healthy(i+1, nil)
+	}
+	o := observed(t, pods, views, map[string]int64{"cache-0": 3000, "cache-1": 3000, "cache-2": 3000})
+	sim := WithNewPods(o, []Pod{{Name: "cache-6", Ordinal: 6, Domain: "unscheduled-6"}, {Name: "cache-7", Ordinal: 7, Domain: "unscheduled-7"}})
+	p := PlanTopology(Desired{Masters: 4, ReplicasPerMaster: 1, ClientPort: 6379, BusPort: 16379}, sim)
+	moved, keys := 0, int64(0)
+	for _, a := range p.Actions {
+		if a.Kind == MoveSlots {
+			moved += a.SlotCount()
+			keys += a.Keys
+		}
+		if a.Kind == Meet || a.Kind == AddSlots || a.Kind == Forget {
+			t.Errorf("plan on simulated pods: %s", a)
+		}
+	}
+	if moved != 4096 || keys < 2000 || keys > 2500 {
+		t.Errorf("moves %d slots, ~%d keys; want 4096 slots, ~2250 keys (a quarter of 9000)", moved, keys)
+	}
+	if len(o.Nodes) != 6 {
+		t.Errorf("the observation was changed: %d nodes", len(o.Nodes))
+	}
+}

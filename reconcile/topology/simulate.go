@@ -1,0 +1,60 @@
+package topology
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"slices"
+)
+
+// WithNewPods is o as it will be once a StatefulSet that grew has started
+// pods and the cluster has met them: each pod runs a fresh, empty master
+// that every node knows. A plan made on it shows what a scale-out will do
+// after the meet (slots to move, replicas to place), which a plan on o
+// alone cannot, since o has not seen the pods yet. The new nodes' IDs are
+// made up ("new" and a hash of the pod's name) and say so.
+func WithNewPods(o *Observed, pods []Pod) *Observed {
+	sim := &Observed{Pods: slices.Clone(o.Pods), Nodes: map[string]*Node{}, ByPod: map[string]string{}, Unreachable: map[string]string{}}
+	for k, v := range o.Unreachable {
+		sim.Unreachable[k] = v
+	}
+	for k, v := range o.ByPod {
+		sim.ByPod[k] = v
+	}
+	var fresh []ClusterNode
+	for _, p := range pods {
+		sum := sha1.Sum([]byte(p.Name))
+		id := "new0" + hex.EncodeToString(sum[:])[:36]
+		line := ClusterNode{ID: id, Addr: fmt.Sprintf("%s:0@0", p.Name), Flags: []string{"master"}, LinkState: "connected"}
+		fresh = append(fresh, line)
+		sim.Pods = append(sim.Pods, p)
+		sim.ByPod[p.Name] = id
+		self := line
+		self.Flags = []string{"myself", "master"}
+		sim.Nodes[id] = &Node{ID: id, Pod: p, Self: self}
+	}
+	for id, n := range o.Nodes {
+		c := *n
+		c.View = append(slices.Clone(n.View), fresh...)
+		sim.Nodes[id] = &c
+	}
+	// Each new node knows what the others know.
+	var anyView []ClusterNode
+	for _, id := range o.NodeIDs() {
+		for _, v := range o.Nodes[id].View {
+			v.Flags = slices.DeleteFunc(slices.Clone(v.Flags), func(f string) bool { return f == "myself" })
+			anyView = append(anyView, v)
+		}
+		break
+	}
+	for _, p := range pods {
+		n := sim.Nodes[sim.ByPod[p.Name]]
+		n.View = append([]ClusterNode{n.Self}, anyView...)
+		for _, f := range fresh {
+			if f.ID != n.ID {
+				n.View = append(n.View, f)
+			}
+		}
+	}
+	return sim
+}
