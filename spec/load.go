@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -97,4 +98,28 @@ func unwrapPath(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// LoadFiles is Load over files already read (a Git tree, for instance),
+// keyed by the path each error names. Every file is parsed, whatever its
+// name; duplicates across files are handled as Load does.
+func LoadFiles(files map[string][]byte) ([]*RedisCluster, ErrorList) {
+	var (
+		docs []document
+		errs ErrorList
+	)
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		ds, es := parseFile(name, files[name])
+		docs = append(docs, ds...)
+		errs = append(errs, es...)
+	}
+	clusters, dups := keepValid(docs)
+	errs = append(errs, dups...)
+	errs.Sort()
+	return clusters, errs
 }

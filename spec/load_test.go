@@ -139,3 +139,26 @@ func TestLoadSkipsLinksToDirectories(t *testing.T) {
 		t.Errorf("Load(root) errors = %q; want the linked file read as a second declaration", got)
 	}
 }
+
+func TestLoadFilesMatchesLoad(t *testing.T) {
+	dir := t.TempDir()
+	a := "apiVersion: redis-gitops.dev/v1alpha1\nkind: RedisCluster\nmetadata: {name: a, namespace: x}\nspec: {masters: 3}\n"
+	dup := a
+	bad := "apiVersion: redis-gitops.dev/v1alpha1\nkind: RedisCluster\nmetadata: {name: b, namespace: x}\nspec: {masters: -1}\n"
+	files := map[string][]byte{"one.yaml": []byte(a), "two.yaml": []byte(dup), "three.yaml": []byte(bad)}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c1, e1 := Load(dir)
+	c2, e2 := LoadFiles(files)
+	if len(c1) != len(c2) || len(e1) != len(e2) {
+		t.Fatalf("Load: %d clusters %d errors; LoadFiles: %d clusters %d errors", len(c1), len(e1), len(c2), len(e2))
+	}
+	for i := range e2 {
+		if got, want := e2[i].Error(), strings.ReplaceAll(e1[i].Error(), dir+"/", ""); got != want {
+			t.Errorf("error %d: %q, want %q", i, got, want)
+		}
+	}
+}

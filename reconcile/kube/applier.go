@@ -306,3 +306,13 @@ func transient(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "connection refused") || strings.Contains(msg, "connection reset") || strings.Contains(msg, "EOF")
 }
+
+// RefOf names a rendered object (a typed apply configuration); the zero
+// ObjectRef when it does not encode.
+func RefOf(obj any) ObjectRef {
+	u, err := toUnstructured(obj)
+	if err != nil {
+		return ObjectRef{}
+	}
+	return ObjectRef{Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
+}

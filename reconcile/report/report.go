@@ -540,3 +540,7 @@ func nextSecretWord(lower string, from int) (int, string) {
 func isWordByte(c byte) bool {
 	return c == '_' || c == '-' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
+
+// Redact masks the values of password-like keys in s (requirepass,
+// masterauth, password, token, secret ...), as every report does.
+func Redact(s string) string { return redact(s) }

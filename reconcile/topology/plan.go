@@ -152,7 +152,7 @@ func PlanTopology(d Desired, o *Observed) Plan {
 		}
 	}
 	if len(o.Nodes) == 0 {
-		p.Blocked = "no Redis node answers yet"
+		p.Blocked = blockedNoNode
 		return p
 	}
 	if !o.Formed() {
@@ -171,7 +171,7 @@ func sortedPods(pods []Pod) []Pod {
 // node is empty: no slots, no keys, no peers (invariant 2).
 func planBootstrap(d Desired, o *Observed, want int, p Plan) Plan {
 	if len(o.Nodes) < want {
-		p.Blocked = fmt.Sprintf("bootstrap waits for all %d pods to answer (%d do)", want, len(o.Nodes))
+		p.Blocked = fmt.Sprintf(blockedWaitPods, want, len(o.Nodes))
 		return p
 	}
 	pl, err := Place(o.Pods, d.Masters, d.ReplicasPerMaster, d.ZoneAware, Current{})
@@ -202,6 +202,18 @@ func planBootstrap(d Desired, o *Observed, want int, p Plan) Plan {
 	}
 	p.Actions = append(p.Actions, replicateActions(o, pl, "bootstrap: replica placed on another failure domain than its master")...)
 	return p
+}
+
+// Blocked reasons that only mean "not yet": pods still starting.
+const (
+	blockedNoNode   = "no Redis node answers yet"
+	blockedWaitPods = "bootstrap waits for all %d pods to answer (%d do)"
+)
+
+// IsWaiting tells a Blocked reason that only means the pods are still
+// starting from one that needs a person.
+func IsWaiting(blocked string) bool {
+	return blocked == blockedNoNode || strings.HasPrefix(blocked, "bootstrap waits for all ")
 }
 
 func meet(d Desired, anchor, n *Node, reason string) Action {

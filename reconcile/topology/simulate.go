@@ -58,3 +58,17 @@ func WithNewPods(o *Observed, pods []Pod) *Observed {
 	}
 	return sim
 }
+
+// Fresh is a cluster not formed yet: each pod runs an empty node that
+// knows no peer, as after the StatefulSet's first start.
+func Fresh(pods []Pod) *Observed {
+	o := &Observed{Pods: slices.Clone(pods), Nodes: map[string]*Node{}, ByPod: map[string]string{}, Unreachable: map[string]string{}}
+	for _, p := range pods {
+		sum := sha1.Sum([]byte(p.Name))
+		id := "new0" + hex.EncodeToString(sum[:])[:36]
+		self := ClusterNode{ID: id, Addr: p.Name + ":0@0", Flags: []string{"myself", "master"}, LinkState: "connected"}
+		o.Nodes[id] = &Node{ID: id, Pod: p, Self: self, View: []ClusterNode{self}}
+		o.ByPod[p.Name] = id
+	}
+	return o
+}

@@ -1,0 +1,182 @@
+package plan
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/redis-gitops/redis-gitops/reconcile/kube"
+	"github.com/redis-gitops/redis-gitops/reconcile/report"
+	"github.com/redis-gitops/redis-gitops/reconcile/topology"
+)
+
+// Markdown is the whole plan for people: each cluster's plan, then the
+// spec errors.
+func (r Result) Markdown() string {
+	var b strings.Builder
+	if len(r.Clusters) == 0 && len(r.SpecErrors) == 0 {
+		b.WriteString("No cluster spec changes.\n")
+	}
+	for i, c := range r.Clusters {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString(c.Markdown())
+	}
+	if len(r.SpecErrors) > 0 {
+		b.WriteString(SpecErrorsMarkdown(r.SpecErrors))
+	}
+	return report.Redact(b.String())
+}
+
+// SpecErrorsMarkdown lists invalid specs, each error as file:line:col.
+func SpecErrorsMarkdown(errs []string) string {
+	var b strings.Builder
+	b.WriteString("### ❌ Invalid specs: nothing of these is applied\n\n")
+	for _, e := range errs {
+		fmt.Fprintf(&b, "- `%s`\n", strings.ReplaceAll(e, "`", "'"))
+	}
+	return b.String()
+}
+
+// Markdown is one cluster's plan: a verdict line, then what changes.
+func (c Cluster) Markdown() string {
+	var b strings.Builder
+	icon := "📋"
+	switch {
+	case c.Failed():
+		icon = "❌"
+	case len(c.Destructive) > 0:
+		icon = "⚠️"
+	case c.Change == Unchanged:
+		icon = "✅"
+	}
+	fmt.Fprintf(&b, "## %s redis-gitops plan: `%s` (%s)\n\n", icon, c.Cluster, c.Change)
+	fmt.Fprintf(&b, "**%s**\n\n", c.Summary())
+	if c.Against == AgainstEmpty {
+		fmt.Fprintf(&b, "> Planned against an **empty** cluster: %s\n\n", c.AgainstNote)
+	} else if c.AgainstNote != "" {
+		fmt.Fprintf(&b, "> Planned against the live cluster; %s\n\n", c.AgainstNote)
+	}
+	if c.Blocked != "" {
+		fmt.Fprintf(&b, "**Blocked:** %s\n\n", c.Blocked)
+	}
+	for _, e := range c.Errors {
+		fmt.Fprintf(&b, "**Error:** %s\n\n", e)
+	}
+	if len(c.Destructive) > 0 {
+		b.WriteString("### ⚠️ Destructive steps\n\n")
+		for _, d := range c.Destructive {
+			fmt.Fprintf(&b, "- %s\n", d)
+		}
+		b.WriteString("\n")
+	}
+	if len(c.Pods.Add)+len(c.Pods.Remove)+len(c.PVCs.Delete)+len(c.PVCs.Keep) > 0 {
+		b.WriteString("### Pods and volumes\n\n")
+		line := func(what string, names []string) {
+			if len(names) > 0 {
+				fmt.Fprintf(&b, "- %s: %s\n", what, strings.Join(names, ", "))
+			}
+		}
+		line("pods to add", c.Pods.Add)
+		line("pods to remove", c.Pods.Remove)
+		line("PVCs deleted with them", c.PVCs.Delete)
+		line("PVCs kept (storage.retainOnScaleIn)", c.PVCs.Keep)
+		b.WriteString("\n")
+	}
+	if c.Move.Slots > 0 {
+		fmt.Fprintf(&b, "### Slots to move\n\n%d slots, about %d keys and %s, moved while clients keep writing:\n\n", c.Move.Slots, c.Move.Keys, bytesText(c.Move.Bytes))
+		b.WriteString("| From | To | Slots | Ranges | ~Keys | ~Bytes |\n| --- | --- | --- | --- | --- | --- |\n")
+		for _, a := range c.Actions {
+			if a.Kind == topology.MoveSlots {
+				fmt.Fprintf(&b, "| %s | %s | %d | %s | %d | %s |\n", a.Pod, a.TargetPod, a.SlotCount(), ranges(a.Slots), a.Keys, bytesText(a.Bytes))
+			}
+		}
+		b.WriteString("\n")
+	}
+	if steps := otherSteps(c.Actions); len(steps) > 0 {
+		b.WriteString("### Redis topology steps\n\n")
+		for i, s := range steps {
+			fmt.Fprintf(&b, "%d. %s\n", i+1, cell(s))
+		}
+		b.WriteString("\n")
+	}
+	if changed := changedObjects(c.Objects); len(changed) > 0 {
+		b.WriteString("### Kubernetes objects\n\n| Object | Action | Field | Live | Desired |\n| --- | --- | --- | --- | --- |\n")
+		for _, ch := range changed {
+			if len(ch.Fields) == 0 {
+				fmt.Fprintf(&b, "| %s | %s | | | %s |\n", ch.Object.String(), ch.Action, cell(ch.Reason))
+			}
+			for _, f := range ch.Fields {
+				fmt.Fprintf(&b, "| %s | %s | `%s` | %s | %s |\n", ch.Object.String(), ch.Action, f.Path, value(f.Live), value(f.Desired))
+			}
+		}
+		b.WriteString("\n")
+	}
+	if len(c.Warnings) > 0 {
+		b.WriteString("### Warnings\n\n")
+		for _, w := range c.Warnings {
+			fmt.Fprintf(&b, "- %s\n", cell(w))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func otherSteps(as []topology.Action) []string {
+	var out []string
+	for _, a := range as {
+		if a.Kind != topology.MoveSlots {
+			out = append(out, a.String())
+		}
+	}
+	return out
+}
+
+func changedObjects(cs []kube.Change) []kube.Change {
+	var out []kube.Change
+	for _, c := range cs {
+		if c.Action != kube.Unchanged {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func ranges(rs []topology.SlotRange) string {
+	var parts []string
+	for i, r := range rs {
+		if i == 4 {
+			parts = append(parts, fmt.Sprintf("… %d more", len(rs)-4))
+			break
+		}
+		parts = append(parts, r.String())
+	}
+	return strings.Join(parts, " ")
+}
+
+func value(v any) string {
+	if v == nil {
+		return "—"
+	}
+	s := fmt.Sprint(v)
+	if len(s) > 80 {
+		s = s[:77] + "…"
+	}
+	return "`" + strings.ReplaceAll(cell(s), "`", "'") + "`"
+}
+
+func cell(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "|", `\|`)), " ")
+}
+
+func bytesText(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
