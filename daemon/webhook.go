@@ -26,6 +26,8 @@ type Event struct {
 	// synchronize, reopened).
 	PullRequest int
 	Action      string
+	// Base is the branch a pull request merges into.
+	Base string
 }
 
 // Webhooks serves /hooks/github, /hooks/gitea, /hooks/gitlab and
@@ -156,11 +158,15 @@ func parseEvent(provider string, h http.Header, body []byte) (Event, bool, error
 			Head struct {
 				SHA string `json:"sha"`
 			} `json:"head"`
+			Base struct {
+				Ref string `json:"ref"`
+			} `json:"base"`
 		} `json:"pull_request"`
 		ObjectAttributes struct { // GitLab merge requests
-			IID        int    `json:"iid"`
-			Action     string `json:"action"`
-			LastCommit struct {
+			IID          int    `json:"iid"`
+			Action       string `json:"action"`
+			TargetBranch string `json:"target_branch"`
+			LastCommit   struct {
 				ID string `json:"id"`
 			} `json:"last_commit"`
 		} `json:"object_attributes"`
@@ -172,9 +178,9 @@ func parseEvent(provider string, h http.Header, body []byte) (Event, bool, error
 	}
 	ev := Event{Provider: provider, Kind: kind, Ref: p.Ref, After: p.After}
 	if kind == "pull_request" {
-		ev.PullRequest, ev.Action, ev.After = p.Number, p.Action, p.PullRequest.Head.SHA
+		ev.PullRequest, ev.Action, ev.After, ev.Base = p.Number, p.Action, p.PullRequest.Head.SHA, p.PullRequest.Base.Ref
 		if provider == "gitlab" {
-			ev.PullRequest, ev.Action, ev.After = p.ObjectAttributes.IID, p.ObjectAttributes.Action, p.ObjectAttributes.LastCommit.ID
+			ev.PullRequest, ev.Action, ev.After, ev.Base = p.ObjectAttributes.IID, p.ObjectAttributes.Action, p.ObjectAttributes.LastCommit.ID, p.ObjectAttributes.TargetBranch
 		}
 	}
 	return ev, true, nil

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/redis-gitops/redis-gitops/reconcile/plan"
+)
+
+func cacheSpec(masters string) string {
+	return "apiVersion: redis-gitops.dev/v1alpha1\nkind: RedisCluster\nmetadata:\n  name: cache\n  namespace: prod\nspec:\n  masters: " + masters + "\n  replicasPerMaster: 1\n"
+}
+
+// commitFiles writes files into the work tree and commits them; it
+// returns the commit hash.
+func commitFiles(t *testing.T, repo *git.Repository, dir string, files map[string]string) string {
+	t.Helper()
+	wt, err := repo.Worktree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if content == "" {
+			if _, err := wt.Remove(name); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := wt.Add(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := wt.Commit("change", &git.CommitOptions{Author: &object.Signature{Name: "t", Email: "t@t", When: time.Now()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.String()
+}
+
+func runPlanArgs(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := runPlan(context.Background(), args, &out, &errOut)
+	code := 0
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if errOut.Len() > 0 {
+		t.Logf("stderr: %s", errOut.String())
+	}
+	return out.String(), code
+}
+
+func TestPlanBetweenRevisions(t *testing.T) {
+	dir := t.TempDir()
+	repo, err := git.PlainInit(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := commitFiles(t, repo, dir, map[string]string{"clusters/cache.yaml": cacheSpec("3"), "README.md": "x"})
+	scaled := commitFiles(t, repo, dir, map[string]string{"clusters/cache.yaml": cacheSpec("5")})
+	readme := commitFiles(t, repo, dir, map[string]string{"README.md": "y"})
+	broken := commitFiles(t, repo, dir, map[string]string{"clusters/cache.yaml": strings.Replace(cacheSpec("5"), "masters: 5", "masters: -2", 1)})
+
+	t.Run("a scale-out: exit 1 and the plan", func(t *testing.T) {
+		out, code := runPlanArgs(t, "--repo", dir, "--offline", "--base", base, "--head", scaled)
+		if code != 1 {
+			t.Errorf("exit %d, want 1\n%s", code, out)
+		}
+		for _, want := range []string{"redis-gitops plan: `prod/cache` (changed)", "3×1 → 5×1", "planned against an **empty** cluster: --offline", "pods to add: cache-0, cache-1"} {
+			if !strings.Contains(strings.ToLower(out), strings.ToLower(want)) {
+				t.Errorf("plan lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("no spec change: exit 0", func(t *testing.T) {
+		out, code := runPlanArgs(t, "--repo", dir, "--offline", "--base", scaled, "--head", readme)
+		if code != 0 || !strings.Contains(out, "No cluster spec changes.") {
+			t.Errorf("exit %d, want 0\n%s", code, out)
+		}
+	})
+	t.Run("an invalid spec: exit 2 and the error with file:line", func(t *testing.T) {
+		out, code := runPlanArgs(t, "--repo", dir, "--offline", "--base", readme, "--head", broken)
+		if code != 2 || !strings.Contains(out, "clusters/cache.yaml:7:") || !strings.Contains(out, "spec.masters") {
+			t.Errorf("exit %d, want 2 with the error line\n%s", code, out)
+		}
+		if strings.Contains(out, "(removed)") {
+			t.Errorf("an invalid spec is planned as a removal:\n%s", out)
+		}
+	})
+	t.Run("json for machines", func(t *testing.T) {
+		out, code := runPlanArgs(t, "--repo", dir, "--offline", "--output", "json", "--base", base, "--head", scaled)
+		var res plan.Result
+		if err := json.Unmarshal([]byte(out), &res); err != nil || code != 1 {
+			t.Fatalf("exit %d, %v\n%s", code, err, out)
+		}
+		if len(res.Clusters) != 1 || res.Clusters[0].Shape.MastersAfter != 5 || len(res.Clusters[0].Pods.Add) != 10 {
+			t.Errorf("json plan: %+v", res.Clusters)
+		}
+	})
+	t.Run("a removed cluster is destructive", func(t *testing.T) {
+		gone := commitFiles(t, repo, dir, map[string]string{"clusters/cache.yaml": ""})
+		out, code := runPlanArgs(t, "--repo", dir, "--offline", "--base", readme, "--head", gone)
+		if code != 1 || !strings.Contains(out, "(removed)") || !strings.Contains(out, "Destructive steps") || !strings.Contains(out, "PVCs and their data are kept") {
+			t.Errorf("exit %d\n%s", code, out)
+		}
+	})
+	t.Run("bad usage: exit 2", func(t *testing.T) {
+		if _, code := runPlanArgs(t, "--base", base); code != 2 {
+			t.Errorf("exit %d, want 2", code)
+		}
+	})
+}
