@@ -184,9 +184,15 @@ func TestGitOpsLoop(t *testing.T) {
 			}
 			return nil
 		})
+		// The report's revision is the head at which the daemon saw the
+		// specs change: this commit, or (when the other writer's commits
+		// landed before the daemon fetched) a later one with the same spec.
 		waitStatus(t, srv, repo, ns, "cache", time.Minute, "a report of the new revision", func(r report.Report) error {
-			if r.ObservedRevision != rev {
-				return fmt.Errorf("observed revision %s, want %s", r.ObservedRevision, rev)
+			if r.ObservedRevision == rev {
+				return nil
+			}
+			if got, ok := srv.GetFile(t, repo, r.ObservedRevision, "clusters/cache.yaml"); !ok || got != edited {
+				return fmt.Errorf("observed revision %s has not the edit of %s", r.ObservedRevision, rev)
 			}
 			return nil
 		})
