@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/redis-gitops/redis-gitops/daemon/forge"
 	"github.com/redis-gitops/redis-gitops/daemon/gitsource"
 	"github.com/redis-gitops/redis-gitops/reconcile"
 	"github.com/redis-gitops/redis-gitops/reconcile/kube"
@@ -58,6 +59,11 @@ type Daemon struct {
 	Events  EventSink
 	Metrics *Metrics
 	Log     *slog.Logger
+	// Statuses, when set, receives the commit status of each applied
+	// revision per cluster (success once it converged, failure with the
+	// reason); StatusURL links the cluster's report.
+	Statuses  forge.Provider
+	StatusURL func(cluster string) string
 
 	once     sync.Once
 	trigger  *Trigger
@@ -76,6 +82,7 @@ type Daemon struct {
 	state         State
 	clusters      []*spec.RedisCluster
 	published     map[string][]byte // report path -> content last pushed
+	statusesSet   map[string]string // revision+cluster -> state+description last set
 	publishedOnce bool
 	schedules     Schedules
 }
@@ -313,6 +320,7 @@ func (d *Daemon) reconcile(ctx context.Context, trigger, rev string, clusters []
 		return
 	}
 	d.publish(ctx, rev, res.Reports)
+	d.setApplyStatuses(ctx, rev, res.Reports)
 }
 
 // Requeue backoff: a cluster that a pass left unsettled (it acted, pods

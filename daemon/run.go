@@ -51,6 +51,17 @@ type Config struct {
 	// ShutdownTimeout bounds how long SIGTERM waits for the step under way.
 	ShutdownTimeout time.Duration
 
+	// Forge, when set ("github" or "gitea"), plans pull requests (their
+	// webhook events) and sets the commit status of every applied commit.
+	Forge string
+	// ForgeURL is the forge's API base: the Gitea server's URL; for GitHub,
+	// empty for github.com or https://HOST/api/v3/ for Enterprise.
+	ForgeURL string
+	// ForgeRepo is owner/name on the forge.
+	ForgeRepo string
+	// ForgeTokenFile holds the forge's API token (or $REDIS_GITOPS_FORGE_TOKEN).
+	ForgeTokenFile string
+
 	Kube *rest.Config
 	Log  *slog.Logger
 }
@@ -105,6 +116,18 @@ func (c *Config) Validate() error {
 	}
 	if c.Kube == nil {
 		errs = append(errs, "no Kubernetes configuration")
+	}
+	switch c.Forge {
+	case "":
+	case "github", "gitea":
+		if owner, name, ok := strings.Cut(c.ForgeRepo, "/"); !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+			errs = append(errs, "--forge-repo: owner/name of the repository on the forge")
+		}
+		if c.Forge == "gitea" && c.ForgeURL == "" {
+			errs = append(errs, "--forge-url: the Gitea server's URL")
+		}
+	default:
+		errs = append(errs, fmt.Sprintf("--forge: github or gitea, not %q", c.Forge))
 	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
@@ -168,11 +191,27 @@ func Run(ctx context.Context, cfg Config) error {
 		Redis:   &reconcile.Redis{Client: client, Log: log, Wrap: metrics.CountRedisWrites, Progress: metrics.MigrationProgress},
 		Events:  events, Metrics: metrics, Log: log,
 	}
+	var prs *PullRequests
+	if cfg.Forge != "" {
+		provider, err := newForge(cfg)
+		if err != nil {
+			return err
+		}
+		d.Statuses, d.StatusURL = provider, statusURL(cfg)
+		prs = &PullRequests{Git: src, Forge: provider, BaseBranch: cfg.Branch, Log: log,
+			Planner: reconcile.Planner{Applier: d.Applier, Redis: d.Redis, Source: cfg.Source}}
+	}
 	var leading atomic.Bool
 	hooks := &Webhooks{Secret: secret, MaxBody: cfg.MaxWebhookBody, OnEvent: func(ev Event) {
-		if ev.Kind == "push" && (ev.Ref == "" || ev.Ref == "refs/heads/"+cfg.Branch) {
+		switch {
+		case ev.Kind == "push" && (ev.Ref == "" || ev.Ref == "refs/heads/"+cfg.Branch):
 			log.Info("webhook: push", "provider", ev.Provider, "ref", ev.Ref, "after", short(ev.After))
 			d.Kick()
+		case ev.Kind == "pull_request" && prs != nil && (ev.Base == "" || ev.Base == cfg.Branch):
+			log.Info("webhook: pull request", "provider", ev.Provider, "pr", ev.PullRequest, "action", ev.Action, "head", short(ev.After))
+			prs.Enqueue(ev)
+		case ev.Kind == "pull_request":
+			log.Info("webhook: pull request not planned", "pr", ev.PullRequest, "base", ev.Base, "forgeConfigured", prs != nil)
 		}
 	}}
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -223,9 +262,19 @@ func Run(ctx context.Context, cfg Config) error {
 	lead := func(ctx context.Context) {
 		leading.Store(true)
 		metrics.Leader.Set(1)
+		prDone := make(chan struct{})
+		prCtx, cancelPRs := context.WithCancel(ctx)
+		go func() {
+			defer close(prDone)
+			if prs != nil {
+				prs.Run(prCtx)
+			}
+		}()
 		if err := d.Run(ctx, stop); err != nil && ctx.Err() == nil {
 			log.Error("daemon loop", "err", err)
 		}
+		cancelPRs()
+		<-prDone
 		leading.Store(false)
 		metrics.Leader.Set(0)
 		cancelAct()
