@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -103,7 +104,33 @@ func (r *Redis) Converge(ctx context.Context, c *spec.RedisCluster, dryRun bool)
 	ex := &converge.Executor{Dial: dial, MigrateDial: migrateDial, Password: pw, Port: t.Port, Log: r.Log, Stop: r.Stop,
 		KeysPerBatch: c.Spec.Migration.KeysPerBatch, ParallelSlots: c.Spec.Migration.ParallelSlots,
 		Cluster: c.Key(), Progress: r.Progress}
-	return converge.Converge(ctx, ob, ex, t, DesiredFor(c), converge.Options{DryRun: dryRun, Log: r.Log})
+	res, err := converge.Converge(ctx, ob, ex, t, DesiredFor(c), converge.Options{DryRun: dryRun, Log: r.Log})
+	if err != nil && !dryRun {
+		return res, err
+	}
+	// Settings Redis can change at runtime change on every node now, with
+	// no restart; the ConfigMap already holds them for the next start.
+	diffs, serr := converge.ApplySettings(ctx, dial, t.Port, res.Final, declaredSettings(c), dryRun)
+	res.Settings = diffs
+	for _, d := range diffs {
+		if r.Log != nil {
+			r.Log.Info("redis setting", "cluster", c.Key(), "pod", d.Pod, "key", d.Key, "live", d.Live, "declared", d.Declared, "applied", d.Applied, "needsRestart", d.NeedsRestart)
+		}
+	}
+	if err == nil {
+		err = serr
+	}
+	return res, err
+}
+
+// declaredSettings are the spec's redis.conf settings, keys lower-cased as
+// Redis reads them.
+func declaredSettings(c *spec.RedisCluster) map[string]string {
+	out := map[string]string{}
+	for k, v := range c.Spec.Redis.Config {
+		out[strings.ToLower(k)] = v
+	}
+	return out
 }
 
 // waitPods waits until want pods of the cluster run with an IP, or the

@@ -33,6 +33,9 @@ type Result struct {
 	// Migration sums up the slot moves of this convergence; nil when none
 	// was planned.
 	Migration *Migration
+	// Settings are the declared redis.conf settings some node ran with
+	// another value (set at runtime, or needing a restart).
+	Settings []SettingDiff
 }
 
 // Migration is what the slot migration engine did during a convergence.

@@ -241,6 +241,19 @@ func Build(in Input) Report {
 		plan = in.Topology.Plan()
 		r.Topology = buildTopology(r.Topology.Desired, in.Topology.Final)
 		r.Drift = append(r.Drift, redisDrift(in.Topology.Rounds)...)
+		for _, sd := range in.Topology.Settings {
+			detail := "differs from the spec"
+			switch {
+			case sd.Applied:
+				detail = "set at runtime (CONFIG SET), no restart"
+			case sd.NeedsRestart:
+				detail = "Redis cannot change it at runtime: it takes effect when the pod restarts"
+			case dryRun:
+				detail = "would be set at runtime (CONFIG SET)"
+			}
+			r.Drift = append(r.Drift, DriftEntry{Source: SourceRedis, Kind: "setting", Subject: sd.Pod, Path: sd.Key,
+				Live: redact(sd.Key + " " + sd.Live)[len(sd.Key)+1:], Desired: redact(sd.Key + " " + sd.Declared)[len(sd.Key)+1:], Detail: detail})
+		}
 		acts := in.Topology.Executed
 		if dryRun {
 			acts = plan.Actions
