@@ -120,6 +120,19 @@ func (r *Redis) Converge(ctx context.Context, c *spec.RedisCluster, dryRun bool)
 	if err == nil {
 		err = serr
 	}
+	if err != nil || dryRun {
+		return res, err
+	}
+	// Pods whose template changed (image, resources) or that run a setting
+	// Redis cannot change at runtime restart one at a time.
+	rolled, err := r.roll(ctx, c, ob, ex, t, &res)
+	res.Executed = append(res.Executed, rolled...)
+	if len(rolled) > 0 {
+		if o, oerr := ob.Observe(ctx, t); oerr == nil {
+			res.Final = o
+		}
+		res.Settings = nil // applied by the restarts
+	}
 	return res, err
 }
 

@@ -55,9 +55,13 @@ func TopologyAnnotations(c *spec.RedisCluster) map[string]string {
 	return a
 }
 
-// AnnotationConfigHash on the pod template is the SHA-256 of the rendered
-// redis.conf: a configuration change is a template change, which the
-// reconciler rolls out shard by shard (the StatefulSet is OnDelete).
+// AnnotationConfigHash on the StatefulSet (not its pod template) is the
+// SHA-256 of the rendered redis.conf. A configuration change is not a
+// template change, so it rolls no pod: the reconciler sets what Redis can
+// change at runtime with CONFIG SET, and restarts, one pod at a time with
+// planned failovers, only the nodes running a setting Redis cannot change
+// at runtime. Template changes (image, resources) roll every pod the same
+// way (the StatefulSet is OnDelete).
 const AnnotationConfigHash = "redis-gitops.dev/config-hash"
 
 // Values of LabelComponent.

@@ -99,7 +99,10 @@ func TestRedisConfRejectsInjection(t *testing.T) {
 func TestConfigHashFollowsRedisConf(t *testing.T) {
 	hash := func(c *spec.RedisCluster) string {
 		objs := mustRender(t, c)
-		got := objs.StatefulSet.Spec.Template.Annotations[AnnotationConfigHash]
+		if _, onTemplate := objs.StatefulSet.Spec.Template.Annotations[AnnotationConfigHash]; onTemplate {
+			t.Fatal("the config hash is on the pod template: every setting change would roll the pods")
+		}
+		got := objs.StatefulSet.Annotations[AnnotationConfigHash]
 		conf := objs.ConfigMap.Data[configFile]
 		if want := configHash(conf); got != want {
 			t.Fatalf("config hash %q is not the hash of the ConfigMap's redis.conf (%q)", got, want)

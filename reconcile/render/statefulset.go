@@ -58,6 +58,7 @@ func statefulSet(c *spec.RedisCluster, conf string) (*appsv1ac.StatefulSetApplyC
 		WithLabels(objectLabels(c, componentNode)).
 		WithAnnotations(objectAnnotations(c)).
 		WithAnnotations(TopologyAnnotations(c)).
+		WithAnnotations(map[string]string{AnnotationConfigHash: configHash(conf)}).
 		WithSpec(appsv1ac.StatefulSetSpec().
 			WithReplicas(replicas).
 			WithServiceName(HeadlessServiceName(name)).
@@ -74,9 +75,7 @@ func statefulSet(c *spec.RedisCluster, conf string) (*appsv1ac.StatefulSetApplyC
 				WithWhenDeleted(appsv1.RetainPersistentVolumeClaimRetentionPolicyType)).
 			WithTemplate(corev1ac.PodTemplateSpec().
 				WithLabels(objectLabels(c, componentNode)).
-				WithAnnotations(overlay(c.Metadata.Annotations, map[string]string{
-					AnnotationConfigHash: configHash(conf),
-				})).
+				WithAnnotations(c.Metadata.Annotations).
 				WithSpec(pod)).
 			WithVolumeClaimTemplates(vct)), nil
 }

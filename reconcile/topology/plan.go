@@ -20,6 +20,7 @@ const (
 	Failover       ActionKind = "failover"         // planned CLUSTER FAILOVER on an in-sync replica
 	Replicate      ActionKind = "replicate"        // make a node a replica of a master
 	Forget         ActionKind = "forget"           // drop a node gone for good from every remaining node
+	Restart        ActionKind = "restart-pod"      // rolling restart: delete the pod, the StatefulSet starts it anew
 )
 
 // Action is one typed step with its reason. The same list drives the
@@ -583,7 +584,7 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-var kindOrder = map[ActionKind]int{SetConfigEpoch: 0, Meet: 1, AddSlots: 2, FixOpenSlot: 3, Failover: 4, Replicate: 5, MoveSlots: 6, Forget: 7}
+var kindOrder = map[ActionKind]int{SetConfigEpoch: 0, Meet: 1, AddSlots: 2, FixOpenSlot: 3, Failover: 4, Replicate: 5, MoveSlots: 6, Forget: 7, Restart: 8}
 
 func sortActions(as []Action) {
 	sort.SliceStable(as, func(i, j int) bool { return kindOrder[as[i].Kind] < kindOrder[as[j].Kind] })
