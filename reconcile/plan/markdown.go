@@ -159,8 +159,8 @@ func value(v any) string {
 		return "—"
 	}
 	s := fmt.Sprint(v)
-	if len(s) > 80 {
-		s = s[:77] + "…"
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:77]) + "…"
 	}
 	return "`" + strings.ReplaceAll(cell(s), "`", "'") + "`"
 }
