@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"syscall"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redis-gitops/redis-gitops/internal/clustertest"
 	"github.com/redis-gitops/redis-gitops/internal/giteatest"
 	"github.com/redis-gitops/redis-gitops/internal/sandboxtest"
 	"github.com/redis-gitops/redis-gitops/reconcile/report"
@@ -22,45 +22,6 @@ func dataClient(t testing.TB, ns, name string) *redis.ClusterClient {
 		addrs = append(addrs, p.Status.PodIP+":6379")
 	}
 	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, MaxRedirects: 16})
-}
-
-func fillKeys(t testing.TB, c *redis.ClusterClient, n int) {
-	t.Helper()
-	ctx := context.Background()
-	for i := 0; i < n; i += 1000 {
-		p := c.Pipeline()
-		for j := i; j < min(i+1000, n); j++ {
-			p.Set(ctx, fmt.Sprintf("key:%d", j), fmt.Sprintf("value-%d", j), 0)
-		}
-		if _, err := p.Exec(ctx); err != nil {
-			t.Fatalf("fill: %v", err)
-		}
-	}
-}
-
-func readAllKeys(t testing.TB, c *redis.ClusterClient, n int) {
-	t.Helper()
-	ctx := context.Background()
-	lost := 0
-	for i := 0; i < n; i += 1000 {
-		p := c.Pipeline()
-		var cmds []*redis.StringCmd
-		for j := i; j < min(i+1000, n); j++ {
-			cmds = append(cmds, p.Get(ctx, fmt.Sprintf("key:%d", j)))
-		}
-		_, _ = p.Exec(ctx)
-		for k, cmd := range cmds {
-			if v, err := cmd.Result(); err != nil || v != fmt.Sprintf("value-%d", i+k) {
-				lost++
-				if lost < 5 {
-					t.Errorf("key:%d = %q, %v", i+k, v, err)
-				}
-			}
-		}
-	}
-	if lost > 0 {
-		t.Fatalf("%d of %d keys lost", lost, n)
-	}
 }
 
 // TestDaemonKilledDuringScaleOut: masters 3 -> 4 is pushed, the daemon is
@@ -80,7 +41,7 @@ func TestDaemonKilledDuringScaleOut(t *testing.T) {
 	const keys = 60000
 	c := dataClient(t, ns, "cache")
 	defer c.Close()
-	fillKeys(t, c, keys)
+	clustertest.Fill(t, c, keys)
 
 	srv.PutFile(t, repo, "main", "clusters/cache.yaml", clusterSpec(ns, "cache", 4, 0, "", slow), "scale out to 4 masters")
 	label := `cluster="` + ns + `/cache",state="done"`
@@ -120,7 +81,7 @@ func TestDaemonKilledDuringScaleOut(t *testing.T) {
 	}
 	checkCluster(t, ns, "cache", 4, 0)
 	evenShares(t, ns, "cache", 4)
-	readAllKeys(t, c, keys)
+	clustertest.ReadAll(t, c, keys)
 }
 
 // evenShares: every master holds an even share of the slots, within 2%.

@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/redis-gitops/redis-gitops/internal/clustertest"
 	"github.com/redis-gitops/redis-gitops/internal/sandboxtest"
 	"github.com/redis-gitops/redis-gitops/reconcile"
 	"github.com/redis-gitops/redis-gitops/reconcile/kube"
@@ -327,42 +328,14 @@ func (h *harness) fill(n int) {
 	h.t.Helper()
 	c := h.data()
 	defer c.Close()
-	ctx := context.Background()
-	for i := 0; i < n; i += 1000 {
-		p := c.Pipeline()
-		for j := i; j < min(i+1000, n); j++ {
-			p.Set(ctx, fmt.Sprintf("key:%d", j), fmt.Sprintf("value-%d", j), 0)
-		}
-		if _, err := p.Exec(ctx); err != nil {
-			h.t.Fatalf("fill: %v", err)
-		}
-	}
+	clustertest.Fill(h.t, c, n)
 }
 
 func (h *harness) readAll(n int) {
 	h.t.Helper()
 	c := h.data()
 	defer c.Close()
-	ctx := context.Background()
-	lost := 0
-	for i := 0; i < n; i += 1000 {
-		p := c.Pipeline()
-		var cmds []*redis.StringCmd
-		for j := i; j < min(i+1000, n); j++ {
-			cmds = append(cmds, p.Get(ctx, fmt.Sprintf("key:%d", j)))
-		}
-		_, _ = p.Exec(ctx)
-		for k, cmd := range cmds {
-			if v, err := cmd.Result(); err != nil || v != fmt.Sprintf("value-%d", i+k) {
-				if lost++; lost < 5 {
-					h.t.Errorf("key:%d = %q, %v", i+k, v, err)
-				}
-			}
-		}
-	}
-	if lost > 0 {
-		h.t.Fatalf("%d of %d keys lost", lost, n)
-	}
+	clustertest.ReadAll(h.t, c, n)
 }
 
 // waitReplicasCaughtUp waits until every replica's offset equals its
