@@ -190,17 +190,7 @@ func (s *Server) BranchHead(t testing.TB, repo Repo, branch string) string {
 // answered, look at the receiver.
 func (s *Server) AddWebhook(t testing.TB, repo Repo, url, secret string) int64 {
 	t.Helper()
-	var got struct {
-		ID int64 `json:"id"`
-	}
-	s.must(t, s.api(t.Context(), http.MethodPost, repoPath(repo, "hooks"), map[string]any{
-		"type":          "gitea",
-		"config":        map[string]string{"url": url, "content_type": "json", "secret": secret},
-		"events":        []string{"push"},
-		"branch_filter": "*",
-		"active":        true,
-	}, &got))
-	return got.ID
+	return s.AddWebhookEvents(t, repo, url, secret, "push")
 }
 
 // repoPath is the API path of one of repo's resources, each part escaped

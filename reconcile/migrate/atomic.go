@@ -68,21 +68,10 @@ const atomicPoll = 100 * time.Millisecond
 func (e *Engine) runAtomic(ctx context.Context, conns *pool, moves []Move) (Result, error) {
 	start := time.Now()
 	var res Result
-	type pair struct{ src, dst string }
-	groups := map[pair][]Move{}
-	var order []pair
-	for _, m := range moves {
-		p := pair{m.Source.ID, m.Target.ID}
-		if _, ok := groups[p]; !ok {
-			order = append(order, p)
-		}
-		groups[p] = append(groups[p], m)
-	}
-	for _, p := range order {
+	for _, ms := range byPair(moves) {
 		if stopped(e.Stop) {
 			return res, ErrStopped
 		}
-		ms := groups[p]
 		dst := conns.get(ms[0].Target.Addr)
 		var slots []int
 		for _, m := range ms {

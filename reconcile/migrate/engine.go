@@ -171,7 +171,7 @@ func (e *Engine) Run(ctx context.Context, moves []Move) (Result, error) {
 		return res, err
 	}
 
-	queue := batches(interleave(moves), e.SlotsPerRound)
+	queue := batches(moves, e.SlotsPerRound)
 	var (
 		mu       sync.Mutex
 		next     int
@@ -258,49 +258,35 @@ func stopped(stop <-chan struct{}) bool {
 	}
 }
 
-// interleave orders moves round-robin over their source/target pairs,
-// keeping each pair's own order, so that the slots in flight at once
-// spread over as many pairs (and so nodes) as there are.
-func interleave(moves []Move) []Move {
+// byPair groups moves by source/target pair, pairs in the order they
+// first appear, each pair's moves in their order.
+func byPair(moves []Move) [][]Move {
 	type pair struct{ src, dst string }
-	var order []pair
-	by := map[pair][]Move{}
+	index := map[pair]int{}
+	var out [][]Move
 	for _, m := range moves {
 		p := pair{m.Source.ID, m.Target.ID}
-		if _, ok := by[p]; !ok {
-			order = append(order, p)
+		i, ok := index[p]
+		if !ok {
+			i = len(out)
+			index[p] = i
+			out = append(out, nil)
 		}
-		by[p] = append(by[p], m)
-	}
-	out := make([]Move, 0, len(moves))
-	for i := 0; len(out) < len(moves); i++ {
-		for _, p := range order {
-			if i < len(by[p]) {
-				out = append(out, by[p][i])
-			}
-		}
+		out[i] = append(out[i], m)
 	}
 	return out
 }
 
-// batches cuts the interleaved moves into rounds of up to n slots of one
-// pair, keeping the interleaving of the pairs.
+// batches cuts moves into rounds of up to n slots of one pair, taking the
+// pairs in turn, so that the rounds in flight at once spread over as many
+// pairs (and so nodes) as there are.
 func batches(moves []Move, n int) [][]Move {
-	type pair struct{ src, dst string }
-	by := map[pair][]Move{}
-	var order []pair
-	for _, m := range moves {
-		p := pair{m.Source.ID, m.Target.ID}
-		if _, ok := by[p]; !ok {
-			order = append(order, p)
-		}
-		by[p] = append(by[p], m)
-	}
+	groups := byPair(moves)
 	var out [][]Move
 	for i := 0; ; i += n {
 		added := false
-		for _, p := range order {
-			if ms := by[p]; i < len(ms) {
+		for _, ms := range groups {
+			if i < len(ms) {
 				out = append(out, ms[i:min(i+n, len(ms))])
 				added = true
 			}

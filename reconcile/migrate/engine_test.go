@@ -293,19 +293,6 @@ func TestLargeValueGetsItsOwnTimeout(t *testing.T) {
 	}
 }
 
-func TestInterleaveSpreadsPairs(t *testing.T) {
-	a, b, c, d := migrate.Node{ID: "a"}, migrate.Node{ID: "b"}, migrate.Node{ID: "c"}, migrate.Node{ID: "d"}
-	moves := []migrate.Move{{1, a, d}, {2, a, d}, {3, a, d}, {4, b, d}, {5, b, d}, {6, c, d}}
-	got := migrate.Interleave(moves)
-	var slots []int
-	for _, m := range got {
-		slots = append(slots, m.Slot)
-	}
-	if fmt.Sprint(slots) != "[1 4 6 2 5 3]" {
-		t.Errorf("order %v, want [1 4 6 2 5 3]", slots)
-	}
-}
-
 func keysInSlot(slot, n int) []string {
 	var out []string
 	for i := 0; len(out) < n; i++ {
@@ -334,7 +321,7 @@ func TestBatchesKeepPairsApartAndInterleaved(t *testing.T) {
 		moves = append(moves, migrate.Move{Slot: s, Source: b, Target: d})
 	}
 	var got []string
-	for _, r := range migrate.Batches(migrate.Interleave(moves), 2) {
+	for _, r := range migrate.Batches(moves, 2) {
 		var slots []string
 		for _, m := range r {
 			if m.Source.ID != r[0].Source.ID {
