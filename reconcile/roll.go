@@ -148,10 +148,7 @@ func (r *Redis) rollOne(ctx context.Context, c *spec.RedisCluster, o *topology.O
 	if rep := inSyncReplica(o, m); rep != nil {
 		fo := topology.Action{Kind: topology.Failover, Pod: rep.Pod.Name, Node: rep.ID, Target: m.ID, TargetPod: name,
 			Reason: "rolling restart: hand the shard to an in-sync replica before " + name + " restarts"}
-		if r.Log != nil {
-			r.Log.Info("topology", "cluster", c.Key(), "action", fo.String())
-		}
-		if err := ex.Run(ctx, o, []topology.Action{fo}); err != nil {
+		if err := ex.Run(ctx, o, []topology.Action{fo}); err != nil { // it logs the action
 			return nil, err
 		}
 		acts = append(acts, fo)

@@ -48,10 +48,19 @@ type harness struct {
 }
 
 func newHarness(t testing.TB, prefix string) *harness {
+	return newHarnessWith(t, prefix, nil)
+}
+
+// newHarnessWith lets setup change the cluster (and create what it needs
+// in its namespace) before its objects are first applied.
+func newHarnessWith(t testing.TB, prefix string, setup func(h *harness)) *harness {
 	ns := sandboxtest.Namespace(t, prefix)
 	client := sandboxtest.Client(t)
 	h := &harness{t: t, c: minimal(t, ns), client: client, ns: ns,
 		redis: &reconcile.Redis{Client: client, Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))}}
+	if setup != nil {
+		setup(h)
+	}
 	a := &kube.Applier{Client: client, Dynamic: sandboxtest.Dynamic(t)}
 	res := reconcile.ApplyObjects(context.Background(), a, []*spec.RedisCluster{h.c}, nil, false, false)
 	if err := res.Clusters[0].Err; err != nil {
