@@ -86,7 +86,7 @@ func (h *harness) converge() []topology.Action {
 
 func (h *harness) exec(pod string, cmd ...string) string {
 	h.t.Helper()
-	return sandboxtest.Kubectl(h.t, nil, append([]string{"-n", h.ns, "exec", pod, "--"}, cmd...)...)
+	return sandboxtest.Kubectl(h.t, nil, append([]string{"-n", h.ns, "exec", pod, "-c", render.ContainerName, "--"}, cmd...)...)
 }
 
 // check is the independent judge: redis-cli --cluster check, plus the rule
