@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -195,7 +194,7 @@ func touched(base, head []*spec.RedisCluster) []string {
 	}
 	var out []string
 	for _, c := range head {
-		if old, ok := before[c.Key()]; !ok || !reflect.DeepEqual(old, c) {
+		if old, ok := before[c.Key()]; !ok || !old.Same(c) {
 			out = append(out, c.Key())
 		}
 		delete(before, c.Key())

@@ -3,7 +3,6 @@ package reconcile
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"slices"
 	"strconv"
 
@@ -55,7 +54,7 @@ func (p Planner) Plan(ctx context.Context, base, head []*spec.RedisCluster, head
 		case base == nil:
 		case !ok:
 			change = plan.Added
-		case reflect.DeepEqual(old, c):
+		case old.Same(c):
 			continue
 		}
 		cp := p.planCluster(ctx, old, c, change)

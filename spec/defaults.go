@@ -1,6 +1,9 @@
 package spec
 
-import "time"
+import (
+	"reflect"
+	"time"
+)
 
 // Defaults. SetDefaults is the one place they are applied; the accessors
 // below fall back to the same values for a cluster that was never defaulted.
@@ -141,3 +144,15 @@ func (s ClusterSpec) ReportOnly() bool {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Same tells whether two clusters declare the same thing, wherever each
+// was read from (a comment added above a spec, or a file renamed, moves
+// its Source and changes nothing).
+func (c *RedisCluster) Same(o *RedisCluster) bool {
+	if c == nil || o == nil {
+		return c == o
+	}
+	a, b := *c, *o
+	a.Source, b.Source = Source{}, Source{}
+	return reflect.DeepEqual(a, b)
+}

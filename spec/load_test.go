@@ -162,3 +162,16 @@ func TestLoadFilesMatchesLoad(t *testing.T) {
 		}
 	}
 }
+
+func TestSameIgnoresWhereASpecWasRead(t *testing.T) {
+	doc := "apiVersion: redis-gitops.dev/v1alpha1\nkind: RedisCluster\nmetadata: {name: a, namespace: x}\nspec: {masters: 3}\n"
+	a, _ := LoadFiles(map[string][]byte{"one.yaml": []byte(doc)})
+	b, _ := LoadFiles(map[string][]byte{"moved/two.yaml": []byte("# a comment\n\n" + doc)})
+	c, _ := LoadFiles(map[string][]byte{"one.yaml": []byte(strings.Replace(doc, "masters: 3", "masters: 4", 1))})
+	if !a[0].Same(b[0]) {
+		t.Error("a spec moved to another file, below a comment, is not the Same")
+	}
+	if a[0].Same(c[0]) {
+		t.Error("masters 3 and 4 are the Same")
+	}
+}

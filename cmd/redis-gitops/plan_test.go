@@ -99,6 +99,13 @@ func TestPlanBetweenRevisions(t *testing.T) {
 			t.Errorf("exit %d, want 0\n%s", code, out)
 		}
 	})
+	t.Run("a comment added above the spec: no change, exit 0", func(t *testing.T) {
+		commented := commitFiles(t, repo, dir, map[string]string{"clusters/cache.yaml": "# scaled for the holidays\n" + cacheSpec("5")})
+		out, code := runPlanArgs(t, "--repo", dir, "--offline", "--base", scaled, "--head", commented)
+		if code != 0 || !strings.Contains(out, "No cluster spec changes.") {
+			t.Errorf("exit %d, want 0\n%s", code, out)
+		}
+	})
 	t.Run("an invalid spec: exit 2 and the error with file:line", func(t *testing.T) {
 		out, code := runPlanArgs(t, "--repo", dir, "--offline", "--base", readme, "--head", broken)
 		if code != 2 || !strings.Contains(out, "clusters/cache.yaml:7:") || !strings.Contains(out, "spec.masters") {
