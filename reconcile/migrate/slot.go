@@ -95,7 +95,7 @@ func (e *Engine) assign(ctx context.Context, conns *pool, m Move, src Conn) erro
 	var wg sync.WaitGroup
 	var srcErr error
 	wg.Go(func() {
-		if _, err := do(ctx, src, "CLUSTER", "SETSLOT", m.Slot, "NODE", m.Target.ID); err != nil {
+		if _, err := do(ctx, src, "CLUSTER", "SETSLOT", m.Slot, "NODE", m.Target.ID); err != nil && !becameReplica(err) {
 			srcErr = fmt.Errorf("slot %d: set node on %s: %w", m.Slot, m.Source.Name, err)
 		}
 	})
