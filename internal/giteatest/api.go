@@ -104,11 +104,13 @@ func (s *Server) changeFiles(t testing.TB, repo Repo, branch, message string, op
 	body := map[string]any{"branch": branch, "message": message, "files": ops}
 	err := s.api(t.Context(), http.MethodPost, repoPath(repo, "contents"), body, &got)
 	// Gitea commits onto the head it read; when another push moves the
-	// branch in between it answers "cannot lock ref" or (when its own
-	// push is the one refused) "PushOutOfDate", and a client (like a
-	// person in the web UI) tries again on the new head.
+	// branch in between it answers "cannot lock ref", or a 500 when its
+	// own push is the one refused (PushOutOfDate, whose text Gitea may
+	// keep to its log), and a client (like a person in the web UI) tries
+	// again on the new head.
 	raced := func(err error) bool {
-		return err != nil && (strings.Contains(err.Error(), "cannot lock ref") || strings.Contains(err.Error(), "PushOutOfDate"))
+		var ae *apiError
+		return err != nil && (strings.Contains(err.Error(), "cannot lock ref") || errors.As(err, &ae) && ae.Status == http.StatusInternalServerError)
 	}
 	for try := 0; raced(err) && try < 10; try++ {
 		time.Sleep(time.Duration(50*(try+1)) * time.Millisecond)

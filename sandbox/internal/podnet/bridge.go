@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 )
 
 // Bridge is the sandbox's Linux bridge in the root network namespace. Pods
@@ -64,6 +65,56 @@ func (b Bridge) Teardown(ctx context.Context) error {
 		return fmt.Errorf("delete bridge %s: %w", b.Name, err)
 	}
 	return nil
+}
+
+// AddAddress puts addr on the bridge as a /32, so the host answers on it
+// and pods reach it on the bridge's L2 (the bridge replies to ARP for every
+// local address). A /32 adds no route and never becomes the source address
+// the host picks for the pod network; the Gateway stays that. Adding an
+// address the bridge has is a no-op.
+func (b Bridge) AddAddress(ctx context.Context, addr netip.Addr) error {
+	if !addr.Is4() {
+		return fmt.Errorf("address bridge %s: %v is not IPv4", b.Name, addr)
+	}
+	if _, err := ip(ctx, "addr", "replace", netip.PrefixFrom(addr, 32).String(), "dev", b.Name); err != nil {
+		return fmt.Errorf("address bridge %s: %w", b.Name, err)
+	}
+	return nil
+}
+
+// DeleteAddress removes an address AddAddress added. A missing address or
+// bridge is not an error.
+func (b Bridge) DeleteAddress(ctx context.Context, addr netip.Addr) error {
+	_, err := ip(ctx, "addr", "del", netip.PrefixFrom(addr, 32).String(), "dev", b.Name)
+	if err != nil && !isNotFound(err) && !strings.Contains(err.Error(), "Cannot assign requested address") {
+		return fmt.Errorf("remove address %v from bridge %s: %w", addr, b.Name, err)
+	}
+	return nil
+}
+
+// Addresses lists the IPv4 addresses on the bridge (the Gateway included).
+func (b Bridge) Addresses(ctx context.Context) ([]netip.Addr, error) {
+	out, err := ip(ctx, "-j", "-4", "addr", "show", "dev", b.Name)
+	if err != nil {
+		return nil, fmt.Errorf("list addresses of bridge %s: %w", b.Name, err)
+	}
+	var links []struct {
+		AddrInfo []struct {
+			Local string `json:"local"`
+		} `json:"addr_info"`
+	}
+	if err := json.Unmarshal(out, &links); err != nil {
+		return nil, fmt.Errorf("list addresses of bridge %s: parse: %w", b.Name, err)
+	}
+	var addrs []netip.Addr
+	for _, l := range links {
+		for _, a := range l.AddrInfo {
+			if addr, err := netip.ParseAddr(a.Local); err == nil {
+				addrs = append(addrs, addr)
+			}
+		}
+	}
+	return addrs, nil
 }
 
 func (b Bridge) validate() error {

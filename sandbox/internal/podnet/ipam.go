@@ -144,6 +144,26 @@ func (m *IPAM) Reserve(addr netip.Addr) error {
 	return nil
 }
 
+// ReservePrefix reserves every assignable address of p (the subnet's
+// network and broadcast addresses are never assignable anyway), e.g. a range
+// the host keeps for itself. p must lie inside the subnet, and no address of
+// it may be held by a key.
+func (m *IPAM) ReservePrefix(p netip.Prefix) error {
+	p = p.Masked()
+	if !p.IsValid() || !m.subnet.Contains(p.Addr()) || p.Bits() < m.subnet.Bits() {
+		return fmt.Errorf("reserve %v: not inside %v", p, m.subnet)
+	}
+	for a := p.Addr(); p.Contains(a); a = a.Next() {
+		if a.Less(m.first) || m.last.Less(a) {
+			continue
+		}
+		if err := m.Reserve(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Release frees the address of key. Releasing an unknown key is a no-op.
 func (m *IPAM) Release(key string) {
 	m.mu.Lock()
