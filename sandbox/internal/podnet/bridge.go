@@ -86,7 +86,10 @@ func (b Bridge) AddAddress(ctx context.Context, addr netip.Addr) error {
 // bridge is not an error.
 func (b Bridge) DeleteAddress(ctx context.Context, addr netip.Addr) error {
 	_, err := ip(ctx, "addr", "del", netip.PrefixFrom(addr, 32).String(), "dev", b.Name)
-	if err != nil && !isNotFound(err) && !strings.Contains(err.Error(), "Cannot assign requested address") {
+	// iproute2 says "Address not found" for a missing address; older
+	// versions pass on the kernel's EADDRNOTAVAIL.
+	if err != nil && !isNotFound(err) && !strings.Contains(err.Error(), "Address not found") &&
+		!strings.Contains(err.Error(), "Cannot assign requested address") {
 		return fmt.Errorf("remove address %v from bridge %s: %w", addr, b.Name, err)
 	}
 	return nil

@@ -181,6 +181,35 @@ func TestPodNetwork(t *testing.T) {
 	mustReach(nsA, toHost)
 	mustReach("", toA)
 
+	// A host address from the reserved ranges, added as a /32, is reachable
+	// from pods (the bridge answers ARP for it) and from the host, and is
+	// gone once deleted.
+	ranges, err := HostRangesOf(subnet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra, err := ranges.NodeAddress(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // AddAddress is idempotent
+		if err := br.AddAddress(ctx, extra); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lnExtra := echoServer(t, "", netip.AddrPortFrom(extra, 0).String())
+	mustReach(nsA, lnExtra.Addr().String())
+	mustReach("", lnExtra.Addr().String())
+	lnExtra.Close()
+	for range 2 { // DeleteAddress is idempotent
+		if err := br.DeleteAddress(ctx, extra); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if addrs, err := br.Addresses(ctx); err != nil || slices.Contains(addrs, extra) || !slices.Contains(addrs, gw) {
+		t.Errorf("bridge addresses after DeleteAddress(%v) = %v, %v; want the gateway %v only", extra, addrs, err, gw)
+	}
+
 	for range 2 { // Partition is idempotent
 		if err := Partition(ctx, nsA, subnet, gw); err != nil {
 			t.Fatal(err)
