@@ -1,0 +1,68 @@
+package serviceproxy
+
+import (
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// TestSpliceHalfClose: a client that sends, then shuts its write half, still
+// gets the whole reply through the proxy, and the server sees the EOF.
+func TestSpliceHalfClose(t *testing.T) {
+	server, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	// The server reads to EOF, then answers with what it read, reversed in
+	// order of arrival only in that it comes after the EOF.
+	go func() {
+		c, err := server.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		got, _ := io.ReadAll(c)
+		c.Write(append([]byte("got:"), got...))
+	}()
+	front, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer front.Close()
+	go func() {
+		c, err := front.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.Dial("tcp", server.Addr().String())
+		if err != nil {
+			c.Close()
+			return
+		}
+		splice(c, up)
+		c.Close()
+		up.Close()
+	}()
+
+	c, err := net.Dial("tcp", front.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("PING")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(reply), "got:PING"; got != want {
+		t.Errorf("reply %q, want %q", got, want)
+	}
+}
