@@ -159,6 +159,8 @@ func readOnly(args []any) bool {
 		return name(1) == "GET"
 	case "MEMORY":
 		return name(1) == "USAGE"
+	case "ACL":
+		return name(1) == "GETUSER" || name(1) == "WHOAMI"
 	case "CLUSTER":
 		switch name(1) {
 		case "NODES", "INFO", "MYID", "SLOTS", "SHARDS", "COUNTKEYSINSLOT", "GETKEYSINSLOT", "KEYSLOT", "REPLICAS", "SLAVES":

@@ -8,18 +8,19 @@ import (
 // Defaults. SetDefaults is the one place they are applied; the accessors
 // below fall back to the same values for a cluster that was never defaulted.
 const (
-	DefaultReplicasPerMaster = 1
-	DefaultImage             = "redis:7.0"
-	DefaultNodeTimeout       = 15 * time.Second
-	DefaultStorageSize       = "1Gi"
-	DefaultRetainOnScaleIn   = true
-	DefaultTopologyKey       = "kubernetes.io/hostname"
-	DefaultAntiAffinity      = AntiAffinityPreferred
-	DefaultTolerationOp      = TolerationOpEqual
-	DefaultSecretKey         = "password"
-	DefaultDrift             = DriftCorrect
-	DefaultKeysPerBatch      = 1000
-	DefaultParallelSlots     = 4
+	DefaultReplicasPerMaster   = 1
+	DefaultImage               = "redis:7.0"
+	DefaultNodeTimeout         = 15 * time.Second
+	DefaultStorageSize         = "1Gi"
+	DefaultRetainOnScaleIn     = true
+	DefaultTopologyKey         = "kubernetes.io/hostname"
+	DefaultAntiAffinity        = AntiAffinityPreferred
+	DefaultTolerationOp        = TolerationOpEqual
+	DefaultSecretKey           = "password"
+	DefaultRotationGracePeriod = time.Minute
+	DefaultDrift               = DriftCorrect
+	DefaultKeysPerBatch        = 1000
+	DefaultParallelSlots       = 4
 )
 
 // Values of Placement.AntiAffinity.
@@ -93,6 +94,9 @@ func (c *RedisCluster) SetDefaults() {
 		if s.Placement.Tolerations[i].Operator == "" {
 			s.Placement.Tolerations[i].Operator = DefaultTolerationOp
 		}
+	}
+	if s.Auth != nil && s.Auth.RotationGracePeriod.Duration == 0 {
+		s.Auth.RotationGracePeriod.Duration = DefaultRotationGracePeriod
 	}
 	if s.Auth != nil && s.Auth.SecretRef.Key == "" {
 		s.Auth.SecretRef.Key = DefaultSecretKey

@@ -161,6 +161,11 @@ type Toleration struct {
 type Auth struct {
 	// SecretRef names the Secret and key holding the password.
 	SecretRef SecretRef `json:"secretRef"`
+	// RotationGracePeriod is how long, after a change of the password in
+	// the Secret, every node accepts both the old and the new password,
+	// so that clients can move to the new one without an auth error.
+	// Default 1m (DefaultRotationGracePeriod); at most 24h.
+	RotationGracePeriod Duration `json:"rotationGracePeriod,omitempty"`
 }
 
 // SecretRef names a key of a Secret.

@@ -35,6 +35,9 @@ const (
 	// MinNodeTimeout bounds spec.redis.nodeTimeout: below a second, a GC
 	// pause or a slow fsync would trigger failovers.
 	MinNodeTimeout = time.Second
+	// MaxRotationGracePeriod bounds spec.auth.rotationGracePeriod: a
+	// replaced password should not stay valid for days.
+	MaxRotationGracePeriod = 24 * time.Hour
 	// MaxKeysPerBatch and MaxParallelSlots bound spec.migration.
 	MaxKeysPerBatch  = 100_000
 	MaxParallelSlots = 64
@@ -387,6 +390,12 @@ func (v *validator) auth() {
 	}
 	if msgs := k8svalidation.IsConfigMapKey(a.SecretRef.Key); len(msgs) > 0 {
 		v.fail("spec.auth.secretRef.key", "%q is not a valid Secret key: %s", a.SecretRef.Key, strings.Join(msgs, "; "))
+	}
+	switch g := a.RotationGracePeriod.Duration; {
+	case g < 0:
+		v.fail("spec.auth.rotationGracePeriod", "must not be negative; got %s", shortDuration(g))
+	case g > MaxRotationGracePeriod:
+		v.fail("spec.auth.rotationGracePeriod", "must be at most %s; got %s (the old password stays valid that long)", shortDuration(MaxRotationGracePeriod), shortDuration(g))
 	}
 }
 

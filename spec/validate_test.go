@@ -71,6 +71,12 @@ func TestValidate(t *testing.T) {
 			c.Spec.Placement.Tolerations = []Toleration{{Key: "k", Operator: TolerationOpExists, Effect: EffectNoExecute, TolerationSeconds: ptr[int64](-1)}}
 		}, "spec.placement.tolerations[0].tolerationSeconds: must not be negative"},
 		{"a secret name with capitals", func(c *RedisCluster) { c.Spec.Auth = &Auth{SecretRef: SecretRef{Name: "Auth", Key: "password"}} }, `spec.auth.secretRef.name: "Auth" is not a valid Secret name`},
+		{"a rotation grace of a week", func(c *RedisCluster) {
+			c.Spec.Auth = &Auth{SecretRef: SecretRef{Name: "auth", Key: "password"}, RotationGracePeriod: Duration{7 * 24 * time.Hour}}
+		}, "spec.auth.rotationGracePeriod: must be at most 24h; got 168h"},
+		{"a negative rotation grace", func(c *RedisCluster) {
+			c.Spec.Auth = &Auth{SecretRef: SecretRef{Name: "auth", Key: "password"}, RotationGracePeriod: Duration{-time.Second}}
+		}, "spec.auth.rotationGracePeriod: must not be negative; got -1s"},
 		{"a secret key with a slash", func(c *RedisCluster) { c.Spec.Auth = &Auth{SecretRef: SecretRef{Name: "auth", Key: "a/b"}} }, `spec.auth.secretRef.key: "a/b" is not a valid Secret key`},
 		{"a cron schedule", func(c *RedisCluster) { c.Spec.Reconcile.Schedule = "*/5 * * * *" }, ""},
 		{"a descriptor", func(c *RedisCluster) { c.Spec.Reconcile.Schedule = "@hourly" }, ""},
