@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -237,8 +238,19 @@ func cmdStatus(ctx context.Context, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)
 	}
-	fmt.Printf("sandbox in %s: Kubernetes %s, supervisor pid %d\nkubeconfig: %s\npod network: %s on bridge %s\n\n",
+	fmt.Printf("sandbox in %s: Kubernetes %s, supervisor pid %d\nkubeconfig: %s\npod network: %s on bridge %s\n",
 		st.Dir, st.Version, st.Pid, st.Kubeconfig, st.PodCIDR, st.Bridge)
+	fmt.Printf("service proxy: %d listening ports (nodePorts on every running node's EXTERNAL and ADDRESS; LoadBalancers from %s)\n",
+		st.ServiceProxy.Listeners, st.LoadBalancerRange)
+	lbs := make([]string, 0, len(st.ServiceProxy.LoadBalancers))
+	for svc, ip := range st.ServiceProxy.LoadBalancers {
+		lbs = append(lbs, "  LoadBalancer "+svc+": "+ip)
+	}
+	sort.Strings(lbs)
+	for _, l := range lbs {
+		fmt.Println(l)
+	}
+	fmt.Println()
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "COMPONENT\tPID\tRUNNING\tLOG")
 	for _, c := range st.Components {
@@ -260,7 +272,7 @@ func cmdStatus(ctx context.Context, args []string) error {
 
 func printNodes(out io.Writer, st supervisor.State) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NODE\tZONE\tADDRESS\tSTATE\tPODS")
+	fmt.Fprintln(w, "NODE\tZONE\tADDRESS\tEXTERNAL\tSTATE\tPODS")
 	for _, n := range st.Nodes {
 		state := "running"
 		switch {
@@ -269,7 +281,7 @@ func printNodes(out io.Writer, st supervisor.State) {
 		case n.Partitioned:
 			state = "partitioned"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\n", n.Name, n.Zone, n.Address, state, len(n.Pods))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\n", n.Name, n.Zone, n.Address, n.ExternalAddress, state, len(n.Pods))
 	}
 	w.Flush()
 }

@@ -43,7 +43,11 @@ type Config struct {
 	// Address is the node's InternalIP (a loopback address of its own, e.g.
 	// 127.0.1.1) where its kubelet API listens on Port (0: any free port).
 	Address string
-	Port    int
+	// ExternalAddress, if set, is reported as the node's ExternalIP: an
+	// address on the sandbox bridge that pods and the host both reach, where
+	// the sandbox's service proxy serves nodePorts.
+	ExternalAddress string
+	Port            int
 	// KubeletVersion is reported in the node's status.
 	KubeletVersion string
 	Dir            string
@@ -165,6 +169,11 @@ func (cfg Config) nodeObject() *corev1.Node {
 	cond := func(t corev1.NodeConditionType, s corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
 		return corev1.NodeCondition{Type: t, Status: s, Reason: reason, Message: msg, LastHeartbeatTime: now, LastTransitionTime: now}
 	}
+	addresses := []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: cfg.Address}}
+	if cfg.ExternalAddress != "" {
+		addresses = append(addresses, corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: cfg.ExternalAddress})
+	}
+	addresses = append(addresses, corev1.NodeAddress{Type: corev1.NodeHostName, Address: cfg.NodeName})
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: cfg.NodeName,
@@ -178,13 +187,10 @@ func (cfg Config) nodeObject() *corev1.Node {
 			},
 		},
 		Status: corev1.NodeStatus{
-			Phase:       corev1.NodeRunning,
-			Capacity:    capacity,
-			Allocatable: capacity,
-			Addresses: []corev1.NodeAddress{
-				{Type: corev1.NodeInternalIP, Address: cfg.Address},
-				{Type: corev1.NodeHostName, Address: cfg.NodeName},
-			},
+			Phase:           corev1.NodeRunning,
+			Capacity:        capacity,
+			Allocatable:     capacity,
+			Addresses:       addresses,
 			DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: int32(cfg.Port)}},
 			NodeInfo: corev1.NodeSystemInfo{
 				KubeletVersion:          cfg.KubeletVersion,

@@ -26,7 +26,7 @@ func (s *Supervisor) handler() http.Handler {
 		var err error
 		switch r.PathValue("action") {
 		case "kill":
-			err = s.KillNode(name)
+			err = s.KillNode(r.Context(), name)
 		case "start":
 			err = s.StartNode(r.Context(), name)
 		case "partition":

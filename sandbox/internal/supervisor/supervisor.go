@@ -21,6 +21,7 @@ import (
 	"github.com/redis-gitops/redis-gitops/sandbox/internal/controlplane"
 	"github.com/redis-gitops/redis-gitops/sandbox/internal/kubelet"
 	"github.com/redis-gitops/redis-gitops/sandbox/internal/podnet"
+	"github.com/redis-gitops/redis-gitops/sandbox/internal/serviceproxy"
 	"github.com/redis-gitops/redis-gitops/sandbox/internal/storage"
 )
 
@@ -40,7 +41,12 @@ type Supervisor struct {
 	client  kubernetes.Interface
 	cp      *controlplane.ControlPlane
 	network *kubelet.Network
-	started time.Time
+	ranges  podnet.HostRanges
+	proxy   *serviceproxy.Proxy
+	// stopProxy ends the proxy's Run; proxyDone is closed when it returned.
+	stopProxy context.CancelFunc
+	proxyDone chan struct{}
+	started   time.Time
 
 	mu     sync.Mutex
 	nodes  []*nodeSlot
@@ -64,6 +70,9 @@ type State struct {
 	Bridge     string `json:"bridge"`
 	PodCIDR    string `json:"podCIDR"`
 	Gateway    string `json:"gateway"`
+	// LoadBalancerRange is where LoadBalancer Services get their address.
+	LoadBalancerRange string              `json:"loadBalancerRange"`
+	ServiceProxy      serviceproxy.Status `json:"serviceProxy"`
 	// StartupSeconds is from the supervisor's start to every node Ready.
 	StartupSeconds      float64                  `json:"startupSeconds"`
 	ControlPlaneSeconds float64                  `json:"controlPlaneSeconds"`
@@ -73,12 +82,15 @@ type State struct {
 
 // NodeState is one node in State.
 type NodeState struct {
-	Name        string     `json:"name"`
-	Zone        string     `json:"zone"`
-	Address     string     `json:"address"`
-	Running     bool       `json:"running"`
-	Partitioned bool       `json:"partitioned"`
-	Pods        []PodState `json:"pods,omitempty"`
+	Name    string `json:"name"`
+	Zone    string `json:"zone"`
+	Address string `json:"address"`
+	// ExternalAddress is the node's ExternalIP, on the pod network, where
+	// nodePorts are served.
+	ExternalAddress string     `json:"externalAddress,omitempty"`
+	Running         bool       `json:"running"`
+	Partitioned     bool       `json:"partitioned"`
+	Pods            []PodState `json:"pods,omitempty"`
 }
 
 // PodState is one pod a node runs.
@@ -154,6 +166,16 @@ func (s *Supervisor) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The top of the pod CIDR belongs to the host: node external addresses
+	// and LoadBalancer addresses, which pods reach on the bridge.
+	if s.ranges, err = podnet.HostRangesOf(cidr); err != nil {
+		return err
+	}
+	for _, r := range []netip.Prefix{s.ranges.Nodes, s.ranges.LoadBalancers} {
+		if err := ipam.ReservePrefix(r); err != nil {
+			return fmt.Errorf("pod network: keep %v from pods: %w", r, err)
+		}
+	}
 	s.network = &kubelet.Network{Bridge: bridge, PodCIDR: cidr, IPAM: ipam, NetnsPrefix: s.names.NetnsPrefix}
 	log.Info("pod network", "bridge", bridge.Name, "cidr", cidr, "gateway", gateway.Addr())
 
@@ -172,6 +194,10 @@ func (s *Supervisor) start(ctx context.Context) error {
 		return err
 	}
 
+	if err := s.startProxy(ctx, bridge); err != nil {
+		return err
+	}
+
 	prov := &storage.Provisioner{Client: s.client, Root: filepath.Join(s.names.Dir, "volumes"), Log: log}
 	if err := prov.EnsureClass(ctx); err != nil {
 		return err
@@ -187,15 +213,16 @@ func (s *Supervisor) start(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for i := range s.opts.Nodes {
 		s.nodes[i] = &nodeSlot{cfg: kubelet.Config{
-			NodeName:       NodeName(i),
-			Zone:           Zone(i, s.opts.Zones),
-			Address:        NodeAddress(i),
-			KubeletVersion: KubernetesVersion,
-			Dir:            filepath.Join(s.names.Dir, "pods"),
-			Client:         s.client,
-			Network:        s.network,
-			Images:         kubelet.DefaultImages,
-			Log:            log,
+			NodeName:        NodeName(i),
+			Zone:            Zone(i, s.opts.Zones),
+			Address:         NodeAddress(i),
+			ExternalAddress: s.externalAddress(i),
+			KubeletVersion:  KubernetesVersion,
+			Dir:             filepath.Join(s.names.Dir, "pods"),
+			Client:          s.client,
+			Network:         s.network,
+			Images:          kubelet.DefaultImages,
+			Log:             log,
 		}}
 		wg.Add(1)
 		go func() {
@@ -214,6 +241,54 @@ func (s *Supervisor) start(ctx context.Context) error {
 	s.status.StartupSeconds = time.Since(s.started).Seconds()
 	s.mu.Unlock()
 	log.Info("all nodes ready", "nodes", s.opts.Nodes, "seconds", time.Since(s.started).Seconds())
+	return nil
+}
+
+// externalAddress is the i-th node's ExternalIP, added to the bridge by
+// startProxy; "" past the 254 the node range holds (such nodes have only
+// their InternalIP).
+func (s *Supervisor) externalAddress(i int) string {
+	a, err := s.ranges.NodeAddress(i)
+	if err != nil {
+		return ""
+	}
+	return a.String()
+}
+
+// startProxy puts every node's external address on the bridge and starts
+// the service proxy, which serves nodePorts on them and on the nodes'
+// InternalIPs, and LoadBalancer Services on addresses of their own.
+func (s *Supervisor) startProxy(ctx context.Context, bridge podnet.Bridge) error {
+	var nodes []serviceproxy.Node
+	for i := range s.opts.Nodes {
+		n := serviceproxy.Node{Name: NodeName(i), Addrs: []netip.Addr{netip.MustParseAddr(NodeAddress(i))}}
+		if ext, err := s.ranges.NodeAddress(i); err == nil {
+			if err := bridge.AddAddress(ctx, ext); err != nil {
+				return fmt.Errorf("node %s external address: %w", n.Name, err)
+			}
+			n.Addrs = append([]netip.Addr{ext}, n.Addrs...)
+		}
+		nodes = append(nodes, n)
+	}
+	proxy, err := serviceproxy.New(serviceproxy.Config{
+		Client:        s.client,
+		Nodes:         nodes,
+		LoadBalancers: s.ranges.LoadBalancers,
+		Addresses:     bridge,
+		Log:           s.opts.Log,
+	})
+	if err != nil {
+		return err
+	}
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.proxy, s.stopProxy, s.proxyDone = proxy, cancel, make(chan struct{})
+	go func() {
+		defer close(s.proxyDone)
+		if err := proxy.Run(pctx); err != nil {
+			s.opts.Log.Error("service proxy stopped", "err", err)
+		}
+	}()
+	s.opts.Log.Info("service proxy", "nodeAddresses", s.ranges.Nodes, "loadBalancers", s.ranges.LoadBalancers)
 	return nil
 }
 
@@ -250,6 +325,12 @@ func (s *Supervisor) waitNodesReady(ctx context.Context, timeout time.Duration) 
 // teardown stops pods, nodes, the control plane and the network, then
 // removes whatever is left of the sandbox's host-level objects.
 func (s *Supervisor) teardown(ctx context.Context) error {
+	// The proxy goes first: it closes its listeners and connections and
+	// takes its LoadBalancer addresses off the bridge.
+	if s.stopProxy != nil {
+		s.stopProxy()
+		<-s.proxyDone
+	}
 	var wg sync.WaitGroup
 	s.mu.Lock()
 	for _, slot := range s.nodes {
@@ -281,10 +362,14 @@ func (s *Supervisor) State(ctx context.Context) State {
 	st.Bridge = s.names.Bridge
 	st.PodCIDR = s.network.PodCIDR.String()
 	st.Gateway = s.network.Bridge.Gateway.Addr().String()
+	st.LoadBalancerRange = s.ranges.LoadBalancers.String()
+	if s.proxy != nil {
+		st.ServiceProxy = s.proxy.Status()
+	}
 	st.ControlPlaneSeconds = s.cp.StartupDuration().Seconds()
 	st.Components = s.cp.Components()
 	for _, slot := range s.nodes {
-		ns := NodeState{Name: slot.cfg.NodeName, Zone: slot.cfg.Zone, Address: slot.cfg.Address, Running: slot.node != nil}
+		ns := NodeState{Name: slot.cfg.NodeName, Zone: slot.cfg.Zone, Address: slot.cfg.Address, ExternalAddress: slot.cfg.ExternalAddress, Running: slot.node != nil}
 		if slot.node != nil {
 			ns.Partitioned = slot.node.Partitioned()
 			pods, _ := slot.node.Pods(ctx)
@@ -307,7 +392,7 @@ func (s *Supervisor) slot(name string) (*nodeSlot, error) {
 }
 
 // KillNode powers a node off: its processes die and it stops heartbeating.
-func (s *Supervisor) KillNode(name string) error {
+func (s *Supervisor) KillNode(ctx context.Context, name string) error {
 	s.mu.Lock()
 	slot, err := s.slot(name)
 	var n *kubelet.Node
@@ -322,6 +407,10 @@ func (s *Supervisor) KillNode(name string) error {
 		return fmt.Errorf("node %s is already down", name)
 	}
 	n.Kill()
+	// A node that is off answers on none of its addresses.
+	if err := s.proxy.SetNodeUp(ctx, name, false); err != nil {
+		return err
+	}
 	s.opts.Log.Info("node killed", "node", name)
 	return nil
 }
@@ -344,6 +433,9 @@ func (s *Supervisor) StartNode(ctx context.Context, name string) error {
 	s.mu.Lock()
 	slot.node = n
 	s.mu.Unlock()
+	if err := s.proxy.SetNodeUp(ctx, name, true); err != nil {
+		return err
+	}
 	s.opts.Log.Info("node started", "node", name)
 	return nil
 }
