@@ -5,10 +5,13 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -166,10 +169,27 @@ func TestNodeKillAndStart(t *testing.T) {
 	if !processAlive(pid) {
 		t.Fatalf("victim's process %d not found before the kill", pid)
 	}
+	// The node's addresses serve nodePorts while it runs, refuse while it
+	// is off, and serve again once it is back.
+	nodePort := strconv.Itoa(int(redisService(t, ns, "victim", "victim", corev1.ServiceTypeNodePort).Spec.Ports[0].NodePort))
+	ext := net.JoinHostPort(nodeAddress(t, node, corev1.NodeExternalIP), nodePort)
+	internal := net.JoinHostPort(nodeAddress(t, node, corev1.NodeInternalIP), nodePort)
+	other := net.JoinHostPort(nodeAddress(t, "sandbox-node-a", corev1.NodeExternalIP), nodePort)
+	eventually(t, 15*time.Second, "PING via "+ext, wantPong(ext))
 
 	sandbox(t, "node", "kill", node)
 	if processAlive(pid) {
 		t.Errorf("after node kill, victim's process %d still runs", pid)
+	}
+	for _, addr := range []string{ext, internal} {
+		if err := respPing(addr); !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("killed node's %s: %v, want connection refused", addr, err)
+		}
+	}
+	if c, err := net.DialTimeout("tcp", other, 2*time.Second); err != nil {
+		t.Errorf("a running node's %s: %v, want it listening", other, err)
+	} else {
+		c.Close()
 	}
 	eventually(t, 90*time.Second, node+" NotReady", func() error {
 		if ok, err := nodeReady(node); err != nil || ok {
@@ -189,4 +209,5 @@ func TestNodeKillAndStart(t *testing.T) {
 	if p := containerPid(t, after); p == pid || !processAlive(p) {
 		t.Errorf("victim after node start: pid %d (alive %v), want a new live process", p, processAlive(p))
 	}
+	eventually(t, 15*time.Second, "PING via "+ext+" after node start", wantPong(ext))
 }
