@@ -142,9 +142,21 @@ func TestPartitionAndHeal(t *testing.T) {
 	if out, err := ping(); err != nil || strings.TrimSpace(out) != "PONG" {
 		t.Fatalf("before partition: %q %v", out, err)
 	}
+	// Through a nodePort the service proxy carries the traffic; it must
+	// honour the partition too, for pods, while the host still gets in.
+	nodePort := redisService(t, ns, "left", "left", corev1.ServiceTypeNodePort).Spec.Ports[0].NodePort
+	extB := nodeAddress(t, "sandbox-node-b", corev1.NodeExternalIP)
+	viaNodePort := net.JoinHostPort(extB, strconv.Itoa(int(nodePort)))
+	eventually(t, 15*time.Second, "right reaches left via "+viaNodePort, wantPodPong(ns, "right", extB, nodePort))
 	sandbox(t, "node", "partition", "sandbox-node-a")
 	if out, err := ping(); err == nil && strings.Contains(out, "PONG") {
 		t.Fatalf("during partition, left reached right: %q", out)
+	}
+	if err := wantPodPong(ns, "right", extB, nodePort)(); err == nil {
+		t.Errorf("during partition, right reached left via %s", viaNodePort)
+	}
+	if err := respPing(viaNodePort); err != nil {
+		t.Errorf("during partition, the host via %s: %v, want PONG", viaNodePort, err)
 	}
 	// The partitioned node itself stays up: it is the network that is cut.
 	if ok, err := nodeReady("sandbox-node-a"); err != nil || !ok {
@@ -158,6 +170,7 @@ func TestPartitionAndHeal(t *testing.T) {
 		}
 		return nil
 	})
+	eventually(t, 10*time.Second, "right reaches left via "+viaNodePort+" after heal", wantPodPong(ns, "right", extB, nodePort))
 }
 
 func TestNodeKillAndStart(t *testing.T) {

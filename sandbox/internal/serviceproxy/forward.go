@@ -19,8 +19,14 @@ type listener struct {
 
 	mu     sync.Mutex
 	tgt    Target
-	conns  map[net.Conn]struct{}
+	conns  map[net.Conn]*flow
 	closed bool
+}
+
+// flow is where a proxied connection runs: from the client's node ("" for
+// the host) to its endpoint's node. Both of its connections share it.
+type flow struct {
+	from, to string
 }
 
 func (l *listener) target() Target {
@@ -36,14 +42,29 @@ func (l *listener) setTarget(t Target) {
 }
 
 // track registers a connection so close can end it; false if already closed.
-func (l *listener) track(c net.Conn) bool {
+func (l *listener) track(c net.Conn, f *flow) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return false
 	}
-	l.conns[c] = struct{}{}
+	l.conns[c] = f
 	return true
+}
+
+// cut closes the connections whose flow cut says to end.
+func (l *listener) cut(cut func(*flow) bool) {
+	l.mu.Lock()
+	var doomed []net.Conn
+	for c, f := range l.conns {
+		if cut(f) {
+			doomed = append(doomed, c)
+		}
+	}
+	l.mu.Unlock()
+	for _, c := range doomed {
+		_ = c.Close()
+	}
 }
 
 func (l *listener) untrack(c net.Conn) {
@@ -58,7 +79,7 @@ func (l *listener) close() {
 	l.mu.Lock()
 	l.closed = true
 	conns := l.conns
-	l.conns = map[net.Conn]struct{}{}
+	l.conns = map[net.Conn]*flow{}
 	l.mu.Unlock()
 	l.cancel()
 	_ = l.ln.Close()
@@ -72,7 +93,7 @@ func (l *listener) close() {
 // each usable endpoint in round-robin order until one accepts, and copies
 // both ways. A client with nowhere to go is closed, as kube-proxy rejects
 // connections to a Service without endpoints.
-func (p *Proxy) forward(l *listener, client net.Conn) {
+func (p *Proxy) forward(l *listener, client net.Conn, f *flow) {
 	defer l.untrack(client)
 	defer client.Close()
 	t := l.target()
@@ -84,8 +105,14 @@ func (p *Proxy) forward(l *listener, client net.Conn) {
 	d := net.Dialer{Timeout: p.cfg.DialTimeout}
 	var upstream net.Conn
 	for _, ep := range Rotate(eps, l.next.Add(1)-1) {
+		if p.isCut(f.from, ep.Node) {
+			continue
+		}
 		upstream, err = d.DialContext(l.ctx, "tcp", ep.Addr.String())
 		if err == nil {
+			l.mu.Lock()
+			f.to = ep.Node
+			l.mu.Unlock()
 			break
 		}
 		p.cfg.Log.Debug("service proxy: dial endpoint", "service", t.Service, "endpoint", ep.Addr, "err", err)
@@ -94,7 +121,8 @@ func (p *Proxy) forward(l *listener, client net.Conn) {
 		p.cfg.Log.Debug("service proxy: no endpoint took the connection", "service", t.Service, "port", t.Port, "endpoints", len(eps))
 		return
 	}
-	if !l.track(upstream) {
+	// A partition that began while dialing ends the connection too.
+	if !l.track(upstream, f) || p.isCut(f.from, f.to) {
 		upstream.Close()
 		return
 	}

@@ -156,6 +156,16 @@ func slicePort(s *discoveryv1.EndpointSlice, name string) (uint16, bool) {
 	return 0, false
 }
 
+// Cut reports whether a node partition separates a client on node from
+// ("" for the host, which is not a pod) and an endpoint on node to. The
+// sandbox's `node partition` cuts a node's pods off every other node's pods
+// but not off the host, and the proxy must not bridge that gap: without
+// this, a pod on a healthy node would still reach a partitioned pod through
+// a nodePort, since the proxy dials from the host.
+func Cut(from, to string, partitioned map[string]bool) bool {
+	return from != "" && from != to && (partitioned[from] || partitioned[to])
+}
+
 // Rotate returns eps starting at the n-th (modulo its length), so that
 // successive connections spread over the endpoints round-robin and a dial
 // failure falls through to the next one.

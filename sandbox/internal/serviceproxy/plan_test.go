@@ -201,3 +201,23 @@ func TestRotate(t *testing.T) {
 		t.Errorf("Rotate(nil) = %v", got)
 	}
 }
+
+func TestCut(t *testing.T) {
+	partitioned := map[string]bool{"a": true}
+	tests := []struct {
+		from, to string
+		want     bool
+	}{
+		{from: "", to: "a", want: false},  // the host reaches a partitioned node's pods
+		{from: "b", to: "a", want: true},  // into the partition
+		{from: "a", to: "b", want: true},  // out of it
+		{from: "a", to: "a", want: false}, // within the partitioned node
+		{from: "b", to: "c", want: false}, // elsewhere
+		{from: "a", to: "", want: true},   // to an endpoint of unknown node
+	}
+	for _, tt := range tests {
+		if got := Cut(tt.from, tt.to, partitioned); got != tt.want {
+			t.Errorf("Cut(%q, %q) = %v, want %v", tt.from, tt.to, got, tt.want)
+		}
+	}
+}

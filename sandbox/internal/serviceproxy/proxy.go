@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"sort"
@@ -60,13 +61,15 @@ type Proxy struct {
 
 	services corev1listers.ServiceLister
 	slices   discoverylisters.EndpointSliceLister
+	pods     cache.Indexer // by podIP, to find a client pod's node
 
 	// Owned by the Run loop.
 	onHost map[netip.Addr]bool // LoadBalancer addresses added to the host
 
-	mu        sync.Mutex
-	down      map[string]bool // nodes that are off
-	listeners map[netip.AddrPort]*listener
+	mu          sync.Mutex
+	down        map[string]bool // nodes that are off
+	partitioned map[string]bool // nodes cut off from the others' pods
+	listeners   map[netip.AddrPort]*listener
 }
 
 // New returns a Proxy for cfg.
@@ -88,14 +91,15 @@ func New(cfg Config) (*Proxy, error) {
 		return nil, fmt.Errorf("service proxy: %w", err)
 	}
 	return &Proxy{
-		cfg:       cfg,
-		pool:      pool,
-		kick:      make(chan struct{}, 1),
-		syncs:     make(chan chan struct{}),
-		done:      make(chan struct{}),
-		onHost:    map[netip.Addr]bool{},
-		down:      map[string]bool{},
-		listeners: map[netip.AddrPort]*listener{},
+		cfg:         cfg,
+		pool:        pool,
+		kick:        make(chan struct{}, 1),
+		syncs:       make(chan chan struct{}),
+		done:        make(chan struct{}),
+		onHost:      map[netip.Addr]bool{},
+		down:        map[string]bool{},
+		partitioned: map[string]bool{},
+		listeners:   map[netip.AddrPort]*listener{},
 	}, nil
 }
 
@@ -119,6 +123,11 @@ func (p *Proxy) Run(ctx context.Context) error {
 		return fmt.Errorf("service proxy: watch services: %w", err)
 	}
 	_ = sliceInformer.Informer() // registered before Start, so it starts
+	podInformer := factory.Core().V1().Pods().Informer()
+	if err := podInformer.AddIndexers(cache.Indexers{podIPIndex: indexPodIP}); err != nil {
+		return fmt.Errorf("service proxy: index pods: %w", err)
+	}
+	p.pods = podInformer.GetIndexer()
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
 	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
@@ -184,6 +193,68 @@ func (p *Proxy) SetNodeUp(ctx context.Context, name string, up bool) error {
 	case <-ctx.Done():
 		return fmt.Errorf("service proxy: node %s: %w", name, ctx.Err())
 	}
+}
+
+// SetNodePartitioned records that a node's pods are cut off from (on) or
+// reconnected to the other nodes' pods, and at once closes the proxied
+// connections that now cross the cut: a partition stalls established
+// connections, and closing them is the nearest a proxy can come.
+func (p *Proxy) SetNodePartitioned(name string, on bool) {
+	p.mu.Lock()
+	p.partitioned[name] = on
+	partitioned := maps.Clone(p.partitioned)
+	ls := make([]*listener, 0, len(p.listeners))
+	for _, l := range p.listeners {
+		ls = append(ls, l)
+	}
+	p.mu.Unlock()
+	if !on {
+		return
+	}
+	// l.cut calls back under the listener's lock, so the callback must not
+	// take p.mu (syncListeners takes them the other way round).
+	for _, l := range ls {
+		l.cut(func(f *flow) bool { return Cut(f.from, f.to, partitioned) })
+	}
+}
+
+func (p *Proxy) isCut(from, to string) bool {
+	if from == "" {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return Cut(from, to, p.partitioned)
+}
+
+const podIPIndex = "podIP"
+
+func indexPodIP(obj any) ([]string, error) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok || pod.Status.PodIP == "" {
+		return nil, nil
+	}
+	return []string{pod.Status.PodIP}, nil
+}
+
+// nodeOfClient returns the node of the pod that has addr, or "" when addr
+// is no running pod's (the host, through a node or bridge address).
+func (p *Proxy) nodeOfClient(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return ""
+	}
+	pods, err := p.pods.ByIndex(podIPIndex, tcp.IP.String())
+	if err != nil {
+		return ""
+	}
+	for _, obj := range pods {
+		pod := obj.(*corev1.Pod)
+		if pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed {
+			return pod.Spec.NodeName
+		}
+	}
+	return ""
 }
 
 // Status is what the proxy serves.
@@ -402,7 +473,7 @@ func (p *Proxy) listen(ctx context.Context, ap netip.AddrPort, node string, t Ta
 		return nil, fmt.Errorf("service %s port %q: listen on %v: %w", t.Service, t.Port, ap, err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	l := &listener{ln: ln, node: node, tgt: t, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{}}
+	l := &listener{ln: ln, node: node, tgt: t, ctx: ctx, cancel: cancel, conns: map[net.Conn]*flow{}}
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
@@ -411,14 +482,15 @@ func (p *Proxy) listen(ctx context.Context, ap netip.AddrPort, node string, t Ta
 			if err != nil {
 				return // closed
 			}
-			if !l.track(c) {
+			f := &flow{from: p.nodeOfClient(c.RemoteAddr())}
+			if !l.track(c, f) {
 				c.Close()
 				return
 			}
 			l.wg.Add(1)
 			go func() {
 				defer l.wg.Done()
-				p.forward(l, c)
+				p.forward(l, c, f)
 			}()
 		}
 	}()

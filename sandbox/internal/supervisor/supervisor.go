@@ -433,6 +433,8 @@ func (s *Supervisor) StartNode(ctx context.Context, name string) error {
 	s.mu.Lock()
 	slot.node = n
 	s.mu.Unlock()
+	// A node comes back unpartitioned (its kubelet starts afresh).
+	s.proxy.SetNodePartitioned(name, false)
 	if err := s.proxy.SetNodeUp(ctx, name, true); err != nil {
 		return err
 	}
@@ -452,7 +454,13 @@ func (s *Supervisor) PartitionNode(ctx context.Context, name string, on bool) er
 	if slot.node == nil {
 		return fmt.Errorf("node %s is down", name)
 	}
-	return slot.node.SetPartitioned(ctx, on)
+	if err := slot.node.SetPartitioned(ctx, on); err != nil {
+		return err
+	}
+	// The service proxy dials pods from the host, which a partition
+	// spares; it must not carry pod traffic across the cut either.
+	s.proxy.SetNodePartitioned(name, on)
+	return nil
 }
 
 // KillContainer kills one container's process wherever its pod runs.
