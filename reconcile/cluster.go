@@ -85,19 +85,48 @@ func (r *Redis) Converge(ctx context.Context, c *spec.RedisCluster, dryRun bool)
 	if err != nil {
 		return converge.Result{}, err
 	}
+	st, err := r.readAuthState(ctx, c)
+	if err != nil {
+		return converge.Result{}, err
+	}
+	wrap := func(d converge.Dialer) converge.Dialer {
+		if r.Wrap == nil {
+			return d
+		}
+		return func(addr string) converge.Admin { return r.Wrap(d(addr)) }
+	}
+	// Nodes may take another password than the declared one: the one
+	// before a rotation, or none (auth just turned on).
+	candidates := passwordCandidates(pw, st)
 	dial, migrateDial := r.Dial, r.Dial
 	if dial == nil {
-		dial, migrateDial = converge.RedisDialer(pw), converge.MigrationDialer(pw)
+		dial, migrateDial = converge.FallbackDialer(candidates), converge.MigrationDialer(pw)
 	}
-	if wrap := r.Wrap; wrap != nil {
-		inner, innerMigrate := dial, migrateDial
-		dial = func(addr string) converge.Admin { return wrap(inner(addr)) }
-		migrateDial = func(addr string) converge.Admin { return wrap(innerMigrate(addr)) }
-	}
+	dial, migrateDial = wrap(dial), wrap(migrateDial)
 	t := TargetFor(c)
 	if !dryRun {
 		if err := r.waitPods(ctx, t, c.Spec.TotalNodes()); err != nil {
 			return converge.Result{}, err
+		}
+	}
+	// The password first: migrations authenticate with the declared one.
+	var authProgress *converge.AuthProgress
+	if c.Spec.Auth != nil || st != nil {
+		pods, err := (&converge.Observer{Client: r.Client}).Pods(ctx, t)
+		if err != nil {
+			return converge.Result{}, err
+		}
+		authProgress, err = r.convergeAuth(ctx, c, dial, pods, pw, st, dryRun)
+		if authProgress != nil && r.Log != nil && (authProgress.Added+authProgress.MasterauthSet+authProgress.Dropped > 0 || !authProgress.DropAfter.IsZero()) {
+			r.Log.Info("password", "cluster", c.Key(), "added", authProgress.Added, "masterauthSet", authProgress.MasterauthSet,
+				"dropped", authProgress.Dropped, "done", authProgress.Done, "oldAcceptedUntil", authProgress.DropAfter)
+		}
+		if err != nil && !dryRun {
+			return converge.Result{Auth: authProgress}, fmt.Errorf("password: %w", err)
+		}
+		if r.Dial == nil && !dryRun {
+			// A fresh dialer: the old password may be gone now.
+			dial = wrap(converge.FallbackDialer(candidates))
 		}
 	}
 	ob := &converge.Observer{Client: r.Client, Dial: dial}
@@ -105,6 +134,7 @@ func (r *Redis) Converge(ctx context.Context, c *spec.RedisCluster, dryRun bool)
 		KeysPerBatch: c.Spec.Migration.KeysPerBatch, ParallelSlots: c.Spec.Migration.ParallelSlots,
 		Cluster: c.Key(), Progress: r.Progress}
 	res, err := converge.Converge(ctx, ob, ex, t, DesiredFor(c), converge.Options{DryRun: dryRun, Log: r.Log})
+	res.Auth = authProgress
 	if err != nil && !dryRun {
 		return res, err
 	}

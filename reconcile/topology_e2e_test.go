@@ -45,6 +45,9 @@ type harness struct {
 	client kubernetes.Interface
 	redis  *reconcile.Redis
 	ns     string
+	// password, when set, is what test clients and redis-cli in the pods
+	// send (the pods' REDISCLI_AUTH is the one they started with).
+	password string
 }
 
 func newHarness(t testing.TB, prefix string) *harness {
@@ -86,6 +89,9 @@ func (h *harness) converge() []topology.Action {
 
 func (h *harness) exec(pod string, cmd ...string) string {
 	h.t.Helper()
+	if h.password != "" && len(cmd) > 0 && cmd[0] == "redis-cli" {
+		cmd = append([]string{"env", "REDISCLI_AUTH=" + h.password}, cmd...)
+	}
 	return sandboxtest.Kubectl(h.t, nil, append([]string{"-n", h.ns, "exec", pod, "-c", render.ContainerName, "--"}, cmd...)...)
 }
 
@@ -161,7 +167,7 @@ func (h *harness) data() *redis.ClusterClient {
 	for _, p := range h.pods() {
 		addrs = append(addrs, p.Status.PodIP+":6379")
 	}
-	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, MaxRedirects: 16})
+	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, MaxRedirects: 16, Password: h.password})
 }
 
 func (h *harness) writeKeys(n int) {

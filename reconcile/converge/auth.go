@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -95,9 +94,30 @@ type AuthResult struct {
 	Added         int `json:"added,omitempty" yaml:"added,omitempty"`
 	MasterauthSet int `json:"masterauthSet,omitempty" yaml:"masterauthSet,omitempty"`
 	Dropped       int `json:"dropped,omitempty" yaml:"dropped,omitempty"`
+	// Missed are the pods not read (not running, unreachable), with why:
+	// the old passwords stay until none is missed.
+	Missed []string `json:"missed,omitempty" yaml:"missed,omitempty"`
 	// Done: every node takes the declared password and only it, and uses
 	// it as masterauth.
 	Done bool `json:"done" yaml:"done"`
+}
+
+// AuthProgress is a password change across passes: this pass's result,
+// and when the old password goes (zero when no rotation is under way).
+type AuthProgress struct {
+	AuthResult
+	DropAfter time.Time `json:"dropAfter,omitzero" yaml:"dropAfter,omitempty"`
+}
+
+// Others counts the nodes that take a password besides the declared one.
+func (r AuthResult) Others() int {
+	n := 0
+	for _, x := range r.Nodes {
+		if x.Others > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // AcceptAll reports whether every node now takes the declared password and
@@ -126,8 +146,10 @@ func (r AuthResult) AcceptAll() bool {
 // Redis cannot take "the password or none", so clients must send it from
 // then on; a rotation after that keeps both passwords for the grace.
 //
-// Nothing here logs or returns a password: errors name the command and the
-// pod only.
+// A pod not running or not answering is Missed, not an error: the others
+// move on, and the old passwords stay until a pass reads every pod. Only
+// a refused change is an error. Nothing here logs or returns a password:
+// errors name the command and the pod only.
 func ConvergeAuth(ctx context.Context, dial Dialer, port int, pods []topology.Pod, pw string, drop, dryRun bool) (AuthResult, error) {
 	type conn struct {
 		pod string
@@ -140,18 +162,17 @@ func ConvergeAuth(ctx context.Context, dial Dialer, port int, pods []topology.Po
 		}
 	}()
 	var res AuthResult
-	var errs []error
 	want := PasswordHash(pw)
 	for _, p := range pods {
 		if p.IP == "" {
-			errs = append(errs, fmt.Errorf("%s: not running", p.Name))
+			res.Missed = append(res.Missed, p.Name+": not running")
 			continue
 		}
 		a := dial(net.JoinHostPort(p.IP, strconv.Itoa(port)))
 		n, err := readAuth(ctx, a, want, pw)
 		if err != nil {
 			a.Close()
-			errs = append(errs, fmt.Errorf("%s: %w", p.Name, err))
+			res.Missed = append(res.Missed, fmt.Sprintf("%s: %v", p.Name, err))
 			continue
 		}
 		n.Pod = p.Name
@@ -164,10 +185,10 @@ func ConvergeAuth(ctx context.Context, dial Dialer, port int, pods []topology.Po
 				return false
 			}
 		}
-		return len(errs) == 0
+		return len(res.Missed) == 0
 	}
 	if res.Done = done(); res.Done || dryRun {
-		return res, errors.Join(errs...)
+		return res, nil
 	}
 	// 1. Every node takes the declared password too.
 	for i, c := range conns {
@@ -197,8 +218,8 @@ func ConvergeAuth(ctx context.Context, dial Dialer, port int, pods []topology.Po
 		res.MasterauthSet++
 	}
 	// 3. Only then, and only when no node was missed, the others go.
-	if !drop || len(errs) > 0 {
-		return res, errors.Join(errs...)
+	if !drop || len(res.Missed) > 0 {
+		return res, nil
 	}
 	for i, c := range conns {
 		n := &res.Nodes[i]

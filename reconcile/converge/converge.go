@@ -36,6 +36,9 @@ type Result struct {
 	// Settings are the declared redis.conf settings some node ran with
 	// another value (set at runtime, or needing a restart).
 	Settings []SettingDiff
+	// Auth is where the nodes' password stands; nil for a cluster with no
+	// auth, before and now.
+	Auth *AuthProgress
 }
 
 // Migration is what the slot migration engine did during a convergence.

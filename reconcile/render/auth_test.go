@@ -183,8 +183,11 @@ func TestAuthScriptQuoting(t *testing.T) {
 }
 
 // TestAuthScriptWithRedis has a real redis-server read the file the init
-// container writes, and the readiness probe's command authenticate with
-// REDISCLI_AUTH, for passwords that break naive quoting.
+// container writes, for passwords that break naive quoting: the password
+// works, a wrong one does not, and the readiness probe passes whatever
+// password the pod started with (it logs in as the PING-only probe user,
+// so a rotated password cannot fail it), while that user can do nothing
+// else.
 func TestAuthScriptWithRedis(t *testing.T) {
 	for _, prog := range []string{"sh", "redis-server", "redis-cli"} {
 		if _, err := exec.LookPath(prog); err != nil {
@@ -197,7 +200,7 @@ func TestAuthScriptWithRedis(t *testing.T) {
 			t.Fatalf("password %d %q: %v", i, password, err)
 		}
 		sock := filepath.Join(dir, "redis.sock")
-		conf := "port 0\nunixsocket " + sock + "\ndir " + dir + "\nsave \"\"\nappendonly no\ninclude " + filepath.Join(dir, authFile) + "\n"
+		conf := "port 0\nunixsocket " + sock + "\ndir " + dir + "\nsave \"\"\nappendonly no\nuser " + probeUser + " on nopass -@all +ping\ninclude " + filepath.Join(dir, authFile) + "\n"
 		if err := os.WriteFile(filepath.Join(dir, "redis.conf"), []byte(conf), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -211,11 +214,17 @@ func TestAuthScriptWithRedis(t *testing.T) {
 		}
 		stop := func() { cancel(); srv.Wait() }
 
-		probe := strings.Replace(readinessScript, "-h 127.0.0.1 -p 6379", "-s "+sock, 1)
+		probe := strings.Replace(readinessScriptAuth, "-h 127.0.0.1 -p 6379", "-s "+sock, 1)
 		ready := func(auth string) bool {
 			cmd := exec.CommandContext(ctx, "sh", "-c", probe)
 			cmd.Env = []string{"PATH=/usr/bin:/bin", envCLIAuth + "=" + auth}
 			return cmd.Run() == nil
+		}
+		cli := func(auth string, args ...string) string {
+			cmd := exec.CommandContext(ctx, "redis-cli", append([]string{"--no-auth-warning", "-s", sock}, args...)...)
+			cmd.Env = []string{"PATH=/usr/bin:/bin", envCLIAuth + "=" + auth}
+			out, _ := cmd.CombinedOutput()
+			return strings.TrimSpace(string(out))
 		}
 		deadline := time.Now().Add(10 * time.Second)
 		for !ready(password) && time.Now().Before(deadline) {
@@ -225,8 +234,17 @@ func TestAuthScriptWithRedis(t *testing.T) {
 			stop()
 			t.Fatalf("password %d %q: probe never passed; redis said:\n%s", i, password, log.String())
 		}
-		if ready(password + "x") {
-			t.Errorf("password %d %q: probe passes with a wrong password", i, password)
+		if !ready(password + "x") {
+			t.Errorf("password %d %q: probe fails once the pod's start-time password is not the node's", i, password)
+		}
+		if got := cli(password, "set", "k", "v"); got != "OK" {
+			t.Errorf("password %d %q: SET with the password: %q", i, password, got)
+		}
+		if got := cli(password+"x", "get", "k"); !strings.Contains(got, "WRONGPASS") && !strings.Contains(got, "NOAUTH") {
+			t.Errorf("password %d %q: GET with a wrong password: %q, want an auth error", i, password, got)
+		}
+		if got := cli("", "--user", probeUser, "--pass", "x", "get", "k"); !strings.Contains(got, "NOPERM") {
+			t.Errorf("password %d %q: GET as the probe user: %q, want NOPERM", i, password, got)
 		}
 		stop()
 	}

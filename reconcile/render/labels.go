@@ -69,6 +69,9 @@ const (
 	componentConfig = "config"
 	componentNode   = "node"
 	componentClient = "client"
+	// ComponentAuthState is the Secret where the daemon keeps the password
+	// in effect on the nodes, between passes of a rotation.
+	ComponentAuthState = "auth-state"
 )
 
 // Selector is the label selector of the cluster's pods, used by the
@@ -120,6 +123,15 @@ func projectLabels(name, component string) map[string]string {
 		LabelComponent: component,
 	}
 }
+
+// AuthStateLabels label the daemon's auth-state Secret. It carries no
+// source label: it is not rendered from Git, and pruning leaves it alone.
+func AuthStateLabels(cluster string) map[string]string {
+	return projectLabels(cluster, ComponentAuthState)
+}
+
+// AuthStateName is the daemon's auth-state Secret of a cluster.
+func AuthStateName(cluster string) string { return cluster + "-redis-gitops-auth" }
 
 // objectLabels are the cluster's metadata.labels with the project's labels
 // over them: on a conflict the project wins, since selectors, pruning and

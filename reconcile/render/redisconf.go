@@ -89,6 +89,8 @@ func redisConf(c *spec.RedisCluster) (string, error) {
 		line(k, v)
 	}
 	if c.Spec.Auth != nil {
+		// The readiness probe's user: no password, and PING only.
+		line("user", probeUser+" on nopass -@all +ping")
 		// Last, so that nothing above can override the password.
 		line("include", authFilePath)
 	}

@@ -50,7 +50,7 @@ func TestRedisConf(t *testing.T) {
 		change: func(c *spec.RedisCluster) {
 			c.Spec.Auth = &spec.Auth{SecretRef: spec.SecretRef{Name: "redis", Key: "password"}}
 		},
-		want: managedConf + "appendonly yes\ninclude /auth/auth.conf\n",
+		want: managedConf + "appendonly yes\nuser readiness on nopass -@all +ping\ninclude /auth/auth.conf\n",
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

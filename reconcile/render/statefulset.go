@@ -32,8 +32,24 @@ const terminationGracePeriod = 30
 // readinessScript is ready only when the node answers PING with PONG. A
 // node still loading its RDB or AOF answers "LOADING ...", which must not
 // count: the reconciler waits for readiness before it touches the next
-// node. redis-cli takes the password, if any, from REDISCLI_AUTH.
+// node.
 const readinessScript = `test "$(redis-cli -h 127.0.0.1 -p 6379 ping)" = PONG`
+
+// readinessScriptAuth is readinessScript for a cluster with a password. It
+// logs in as probeUser, who needs no password and may only PING: the
+// password changes while pods run (a rotation), and a probe holding the
+// one the pod started with would fail once the old one is dropped.
+const readinessScriptAuth = `test "$(redis-cli --no-auth-warning --user ` + probeUser + ` --pass nopass -h 127.0.0.1 -p 6379 ping)" = PONG`
+
+// probeUser is the readiness probe's Redis user: no password, PING only.
+const probeUser = "readiness"
+
+func readiness(c *spec.RedisCluster) string {
+	if c.Spec.Auth != nil {
+		return readinessScriptAuth
+	}
+	return readinessScript
+}
 
 // statefulSet runs all masters × (1 + replicasPerMaster) nodes. Pods have
 // no role by ordinal: the reconciler assigns masters and replicas after
@@ -138,7 +154,7 @@ func redisContainer(c *spec.RedisCluster) (*corev1ac.ContainerApplyConfiguration
 			corev1ac.VolumeMount().WithName(dataVolume).WithMountPath(dataDir),
 		).
 		WithReadinessProbe(corev1ac.Probe().
-			WithExec(corev1ac.ExecAction().WithCommand("sh", "-c", readinessScript)).
+			WithExec(corev1ac.ExecAction().WithCommand("sh", "-c", readiness(c))).
 			WithPeriodSeconds(5).
 			WithTimeoutSeconds(5).
 			WithFailureThreshold(2)).

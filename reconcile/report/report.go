@@ -254,6 +254,20 @@ func Build(in Input) Report {
 			r.Drift = append(r.Drift, DriftEntry{Source: SourceRedis, Kind: "setting", Subject: sd.Pod, Path: sd.Key,
 				Live: redact(sd.Key + " " + sd.Live)[len(sd.Key)+1:], Desired: redact(sd.Key + " " + sd.Declared)[len(sd.Key)+1:], Detail: detail})
 		}
+		if a := in.Topology.Auth; a != nil {
+			r.Actions = append(r.Actions, authActions(a.AuthResult)...)
+			if n := a.Others(); n > 0 {
+				detail := "the old password is dropped once every node has the new one"
+				if !a.DropAfter.IsZero() {
+					detail = "rotation: the old password is dropped after " + a.DropAfter.UTC().Format(time.RFC3339)
+				}
+				r.Drift = append(r.Drift, DriftEntry{Source: SourceRedis, Kind: "password", Subject: "default user", Path: "spec.auth",
+					Live: fmt.Sprintf("%s also take another password", plural(n, "node")), Desired: "the password in the Secret only", Detail: detail})
+			}
+			for _, m := range a.Missed {
+				r.Warnings = append(r.Warnings, redact("password not checked on "+m))
+			}
+		}
 		acts := in.Topology.Executed
 		if dryRun {
 			acts = plan.Actions
@@ -557,3 +571,19 @@ func isWordByte(c byte) bool {
 // Redact masks the values of password-like keys in s (requirepass,
 // masterauth, password, token, secret ...), as every report does.
 func Redact(s string) string { return redact(s) }
+
+// authActions says what a pass changed of the nodes' passwords, never
+// which password.
+func authActions(a converge.AuthResult) []string {
+	var out []string
+	if a.Added > 0 {
+		out = append(out, fmt.Sprintf("password: the new password accepted on %s, besides the old one", plural(a.Added, "node")))
+	}
+	if a.MasterauthSet > 0 {
+		out = append(out, fmt.Sprintf("password: masterauth set to the new password on %s", plural(a.MasterauthSet, "node")))
+	}
+	if a.Dropped > 0 {
+		out = append(out, fmt.Sprintf("password: old passwords dropped on %s", plural(a.Dropped, "node")))
+	}
+	return out
+}

@@ -1,0 +1,131 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+
+	"github.com/redis-gitops/redis-gitops/reconcile/converge"
+	"github.com/redis-gitops/redis-gitops/reconcile/kube"
+	"github.com/redis-gitops/redis-gitops/reconcile/render"
+	"github.com/redis-gitops/redis-gitops/reconcile/topology"
+	"github.com/redis-gitops/redis-gitops/spec"
+)
+
+// authState is what the daemon keeps of a cluster's password between
+// passes, in a Secret of its own (render.AuthStateName) next to the
+// cluster: the password the nodes took before the rotation under way (the
+// only way back in to a node that has not taken the new one yet, after a
+// daemon restart), and when every node started to take the new one too.
+type authState struct {
+	Password   string
+	RotatingTo string // converge.PasswordHash of the new password
+	Since      time.Time
+}
+
+// Keys of the auth-state Secret.
+const (
+	authStatePassword   = "password"
+	authStateRotatingTo = "rotating-to-sha256"
+	authStateSince      = "rotating-since"
+)
+
+func (r *Redis) readAuthState(ctx context.Context, c *spec.RedisCluster) (*authState, error) {
+	s, err := r.Client.CoreV1().Secrets(c.Metadata.Namespace).Get(ctx, render.AuthStateName(c.Metadata.Name), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auth state %s/%s: %w", c.Metadata.Namespace, render.AuthStateName(c.Metadata.Name), err)
+	}
+	st := &authState{Password: string(s.Data[authStatePassword]), RotatingTo: string(s.Data[authStateRotatingTo])}
+	if t := string(s.Data[authStateSince]); t != "" {
+		st.Since, _ = time.Parse(time.RFC3339, t)
+	}
+	return st, nil
+}
+
+func (r *Redis) writeAuthState(ctx context.Context, c *spec.RedisCluster, st authState) error {
+	data := map[string][]byte{authStatePassword: []byte(st.Password)}
+	if st.RotatingTo != "" {
+		data[authStateRotatingTo] = []byte(st.RotatingTo)
+		data[authStateSince] = []byte(st.Since.UTC().Format(time.RFC3339))
+	}
+	name := render.AuthStateName(c.Metadata.Name)
+	ac := corev1ac.Secret(name, c.Metadata.Namespace).
+		WithLabels(render.AuthStateLabels(c.Metadata.Name)).
+		WithType("Opaque").
+		WithData(data)
+	if _, err := r.Client.CoreV1().Secrets(c.Metadata.Namespace).Apply(ctx, ac, metav1.ApplyOptions{FieldManager: kube.FieldManager, Force: true}); err != nil {
+		return fmt.Errorf("auth state %s/%s: %w", c.Metadata.Namespace, name, err)
+	}
+	return nil
+}
+
+func (st *authState) same(o authState) bool {
+	return st != nil && st.Password == o.Password && st.RotatingTo == o.RotatingTo && st.Since.Equal(o.Since)
+}
+
+// passwordCandidates are the passwords a node may take, the declared one
+// first: the declared one, the one in effect before it, and none at all
+// (a cluster that ran without auth).
+func passwordCandidates(pw string, st *authState) []string {
+	out := []string{pw}
+	if st != nil && st.Password != pw {
+		out = append(out, st.Password)
+	}
+	if pw != "" && (st == nil || st.Password != "") {
+		out = append(out, "")
+	}
+	return out
+}
+
+// convergeAuth moves every node to the declared password pw, keeping the
+// old one accepted for spec.auth.rotationGracePeriod (converge.ConvergeAuth
+// says in which order), and records where the rotation stands in the
+// auth-state Secret. It returns nil when the cluster has and had no auth.
+func (r *Redis) convergeAuth(ctx context.Context, c *spec.RedisCluster, dial converge.Dialer, pods []topology.Pod, pw string, st *authState, dryRun bool) (*converge.AuthProgress, error) {
+	if c.Spec.Auth == nil && st == nil {
+		return nil, nil
+	}
+	var grace time.Duration
+	if c.Spec.Auth != nil {
+		grace = c.Spec.Auth.RotationGracePeriod.Duration
+	}
+	want := converge.PasswordHash(pw)
+	rotating := st != nil && st.RotatingTo == want
+	now := time.Now()
+	drop := grace == 0 || rotating && !now.Before(st.Since.Add(grace))
+	res, err := converge.ConvergeAuth(ctx, dial, render.ClientPort, pods, pw, drop, dryRun)
+	p := &converge.AuthProgress{AuthResult: res}
+	if rotating {
+		p.DropAfter = st.Since.Add(grace)
+	}
+	if dryRun {
+		return p, err
+	}
+	var next authState
+	switch {
+	case res.Done:
+		next = authState{Password: pw}
+	case res.AcceptAll() && !rotating && res.Others() > 0:
+		old := ""
+		if st != nil {
+			old = st.Password
+		}
+		next = authState{Password: old, RotatingTo: want, Since: now}
+		p.DropAfter = now.Add(grace)
+	default:
+		return p, err // a node missed or a rotation under way: as it is
+	}
+	if !st.same(next) {
+		if werr := r.writeAuthState(ctx, c, next); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return p, err
+}
