@@ -35,6 +35,15 @@ const (
 	AntiAffinityNone = "none"
 )
 
+// Values of ExternalAccess.Type and ExternalAccess.AddressType.
+const (
+	ExternalNodePort     = "NodePort"
+	ExternalLoadBalancer = "LoadBalancer"
+	ExternalHostname     = "Hostname"
+	AddressExternalIP    = "ExternalIP"
+	AddressInternalIP    = "InternalIP"
+)
+
 // Values of Reconcile.Drift.
 const (
 	// DriftCorrect makes Kubernetes and Redis match the spec.
@@ -94,6 +103,9 @@ func (c *RedisCluster) SetDefaults() {
 		if s.Placement.Tolerations[i].Operator == "" {
 			s.Placement.Tolerations[i].Operator = DefaultTolerationOp
 		}
+	}
+	if e := s.ExternalAccess; e != nil && e.Type == ExternalNodePort && e.AddressType == "" {
+		e.AddressType = AddressExternalIP
 	}
 	if s.Auth != nil && s.Auth.RotationGracePeriod.Duration == 0 {
 		s.Auth.RotationGracePeriod.Duration = DefaultRotationGracePeriod

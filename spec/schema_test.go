@@ -196,6 +196,14 @@ var constraints = map[string]func(s *jsonSchema){
 		s.Enum, s.Default = []any{DriftCorrect, DriftReport}, DefaultDrift
 	},
 	"Reconcile.Suspend": func(s *jsonSchema) { s.Default = false },
+	"ExternalAccess.Type": func(s *jsonSchema) {
+		s.Enum = []any{ExternalNodePort, ExternalLoadBalancer, ExternalHostname}
+	},
+	"ExternalAccess.AddressType": func(s *jsonSchema) {
+		s.Enum = []any{AddressExternalIP, AddressInternalIP}
+	},
+	"ExternalAccess.Hostname": func(s *jsonSchema) { s.Pattern = `\{pod\}` },
+	"Auth.RotationGracePeriod": func(s *jsonSchema) { s.Default = Duration{DefaultRotationGracePeriod}.String() },
 	"Migration.KeysPerBatch": func(s *jsonSchema) {
 		s.Minimum, s.Maximum, s.Default = ptr(1), ptr(MaxKeysPerBatch), DefaultKeysPerBatch
 	},

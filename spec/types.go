@@ -80,6 +80,9 @@ type ClusterSpec struct {
 	Reconcile Reconcile `json:"reconcile,omitempty"`
 	// Migration tunes slot migration.
 	Migration Migration `json:"migration,omitempty"`
+	// ExternalAccess lets clients outside Kubernetes reach every node at
+	// an address it announces. None by default.
+	ExternalAccess *ExternalAccess `json:"externalAccess,omitempty"`
 }
 
 // Redis configures the redis-server processes.
@@ -166,6 +169,31 @@ type Auth struct {
 	// so that clients can move to the new one without an auth error.
 	// Default 1m (DefaultRotationGracePeriod); at most 24h.
 	RotationGracePeriod Duration `json:"rotationGracePeriod,omitempty"`
+}
+
+// ExternalAccess makes every Redis node reachable from outside the
+// Kubernetes cluster, and makes it announce that address (in MOVED, ASK,
+// CLUSTER SLOTS and CLUSTER SHARDS), so a cluster client outside follows
+// redirections to addresses it can reach.
+type ExternalAccess struct {
+	// Type: "NodePort" (one NodePort Service per pod; each node announces
+	// its Kubernetes node's address and the Service's node ports),
+	// "LoadBalancer" (one LoadBalancer Service per pod; each node
+	// announces its load balancer's IP) or "Hostname" (each node announces
+	// a DNS name, for setups where external DNS points those names at the
+	// nodes). Required.
+	Type string `json:"type"`
+	// AddressType is which Kubernetes node address a NodePort node
+	// announces: "ExternalIP" (default; InternalIP when a node has none)
+	// or "InternalIP".
+	AddressType string `json:"addressType,omitempty"`
+	// Hostname is the name each node announces with type Hostname; it must
+	// contain {pod} (the pod name, e.g. cache-3) and may contain
+	// {namespace} and {cluster}. Example: "{pod}.redis.example.com".
+	Hostname string `json:"hostname,omitempty"`
+	// ServiceAnnotations go on every per-pod Service (a cloud's load
+	// balancer settings, for example).
+	ServiceAnnotations map[string]string `json:"serviceAnnotations,omitempty"`
 }
 
 // SecretRef names a key of a Secret.

@@ -105,6 +105,7 @@ func (c *RedisCluster) Validate() ErrorList {
 	v.storage()
 	v.placement()
 	v.auth()
+	v.externalAccess()
 	v.reconcile()
 	v.migration()
 	v.errs.Sort()
@@ -397,6 +398,52 @@ func (v *validator) auth() {
 	case g > MaxRotationGracePeriod:
 		v.fail("spec.auth.rotationGracePeriod", "must be at most %s; got %s (the old password stays valid that long)", shortDuration(MaxRotationGracePeriod), shortDuration(g))
 	}
+}
+
+func (v *validator) externalAccess() {
+	e := v.c.Spec.ExternalAccess
+	if e == nil {
+		return
+	}
+	switch e.Type {
+	case ExternalNodePort, ExternalLoadBalancer, ExternalHostname:
+	case "":
+		v.fail("spec.externalAccess.type", "is required: %s, %s or %s", ExternalNodePort, ExternalLoadBalancer, ExternalHostname)
+	default:
+		v.fail("spec.externalAccess.type", "must be %s, %s or %s; got %q", ExternalNodePort, ExternalLoadBalancer, ExternalHostname, e.Type)
+	}
+	switch {
+	case e.AddressType != "" && e.Type != ExternalNodePort:
+		v.fail("spec.externalAccess.addressType", "applies only to type %s", ExternalNodePort)
+	case e.AddressType == "", e.AddressType == AddressExternalIP, e.AddressType == AddressInternalIP:
+	default:
+		v.fail("spec.externalAccess.addressType", "must be %s or %s; got %q", AddressExternalIP, AddressInternalIP, e.AddressType)
+	}
+	switch {
+	case e.Type == ExternalHostname && e.Hostname == "":
+		v.fail("spec.externalAccess.hostname", "is required with type %s, e.g. \"{pod}.redis.example.com\"", ExternalHostname)
+	case e.Type != ExternalHostname && e.Hostname != "":
+		v.fail("spec.externalAccess.hostname", "applies only to type %s", ExternalHostname)
+	case e.Hostname != "":
+		if !strings.Contains(e.Hostname, "{pod}") {
+			v.fail("spec.externalAccess.hostname", "%q must contain {pod}: every node needs a name of its own", e.Hostname)
+		} else if msgs := content.IsDNS1123Subdomain(ExpandHostname(e.Hostname, "c-0", "ns", "c")); len(msgs) > 0 {
+			v.fail("spec.externalAccess.hostname", "%q does not make a valid DNS name: %s", e.Hostname, strings.Join(msgs, "; "))
+		}
+	}
+	if len(e.ServiceAnnotations) > 0 && e.Type == ExternalHostname {
+		v.fail("spec.externalAccess.serviceAnnotations", "applies only to types %s and %s, which make Services", ExternalNodePort, ExternalLoadBalancer)
+	}
+	for _, k := range sortedKeys(e.ServiceAnnotations) {
+		if msgs := content.IsLabelKey(k); len(msgs) > 0 {
+			v.fail(joinKey("spec.externalAccess.serviceAnnotations", k), "%q is not a valid annotation key: %s", k, strings.Join(msgs, "; "))
+		}
+	}
+}
+
+// ExpandHostname fills an externalAccess.hostname template for one pod.
+func ExpandHostname(tmpl, pod, namespace, cluster string) string {
+	return strings.NewReplacer("{pod}", pod, "{namespace}", namespace, "{cluster}", cluster).Replace(tmpl)
 }
 
 func (v *validator) reconcile() {

@@ -71,6 +71,24 @@ func TestValidate(t *testing.T) {
 			c.Spec.Placement.Tolerations = []Toleration{{Key: "k", Operator: TolerationOpExists, Effect: EffectNoExecute, TolerationSeconds: ptr[int64](-1)}}
 		}, "spec.placement.tolerations[0].tolerationSeconds: must not be negative"},
 		{"a secret name with capitals", func(c *RedisCluster) { c.Spec.Auth = &Auth{SecretRef: SecretRef{Name: "Auth", Key: "password"}} }, `spec.auth.secretRef.name: "Auth" is not a valid Secret name`},
+		{"external access without a type", func(c *RedisCluster) { c.Spec.ExternalAccess = &ExternalAccess{} },
+			"spec.externalAccess.type: is required: NodePort, LoadBalancer or Hostname"},
+		{"external access of an unknown type", func(c *RedisCluster) { c.Spec.ExternalAccess = &ExternalAccess{Type: "Ingress"} },
+			`spec.externalAccess.type: must be NodePort, LoadBalancer or Hostname; got "Ingress"`},
+		{"a hostname without {pod}", func(c *RedisCluster) {
+			c.Spec.ExternalAccess = &ExternalAccess{Type: ExternalHostname, Hostname: "redis.example.com"}
+		}, `spec.externalAccess.hostname: "redis.example.com" must contain {pod}`},
+		{"type Hostname without a hostname", func(c *RedisCluster) { c.Spec.ExternalAccess = &ExternalAccess{Type: ExternalHostname} },
+			"spec.externalAccess.hostname: is required with type Hostname"},
+		{"a hostname that is no DNS name", func(c *RedisCluster) {
+			c.Spec.ExternalAccess = &ExternalAccess{Type: ExternalHostname, Hostname: "{pod}_redis.example.com"}
+		}, `spec.externalAccess.hostname: "{pod}_redis.example.com" does not make a valid DNS name`},
+		{"addressType with LoadBalancer", func(c *RedisCluster) {
+			c.Spec.ExternalAccess = &ExternalAccess{Type: ExternalLoadBalancer, AddressType: AddressInternalIP}
+		}, "spec.externalAccess.addressType: applies only to type NodePort"},
+		{"an unknown addressType", func(c *RedisCluster) {
+			c.Spec.ExternalAccess = &ExternalAccess{Type: ExternalNodePort, AddressType: "Hostname"}
+		}, `spec.externalAccess.addressType: must be ExternalIP or InternalIP; got "Hostname"`},
 		{"a rotation grace of a week", func(c *RedisCluster) {
 			c.Spec.Auth = &Auth{SecretRef: SecretRef{Name: "auth", Key: "password"}, RotationGracePeriod: Duration{7 * 24 * time.Hour}}
 		}, "spec.auth.rotationGracePeriod: must be at most 24h; got 168h"},

@@ -33,6 +33,9 @@ type Objects struct {
 	ClientService       *corev1ac.ServiceApplyConfiguration
 	StatefulSet         *appsv1ac.StatefulSetApplyConfiguration
 	PodDisruptionBudget *policyv1ac.PodDisruptionBudgetApplyConfiguration
+	// ExternalServices are the per-pod Services of spec.externalAccess
+	// (NodePort or LoadBalancer), one per ordinal; nil without.
+	ExternalServices []*corev1ac.ServiceApplyConfiguration
 }
 
 // Render returns the objects for c.
@@ -64,6 +67,7 @@ func Render(c *spec.RedisCluster) (Objects, error) {
 		ClientService:       clientService(c),
 		StatefulSet:         sts,
 		PodDisruptionBudget: podDisruptionBudget(c),
+		ExternalServices:    externalServices(c),
 	}, nil
 }
 
@@ -71,7 +75,7 @@ func Render(c *spec.RedisCluster) (Objects, error) {
 // before the PodDisruptionBudget and the StatefulSet, so pods never start
 // without their configuration or their DNS names. Nil objects are skipped.
 func (o Objects) All() []any {
-	all := make([]any, 0, 5)
+	all := make([]any, 0, 5+len(o.ExternalServices))
 	if o.ConfigMap != nil {
 		all = append(all, o.ConfigMap)
 	}
@@ -80,6 +84,9 @@ func (o Objects) All() []any {
 	}
 	if o.ClientService != nil {
 		all = append(all, o.ClientService)
+	}
+	for _, s := range o.ExternalServices {
+		all = append(all, s)
 	}
 	if o.PodDisruptionBudget != nil {
 		all = append(all, o.PodDisruptionBudget)

@@ -1,6 +1,8 @@
 package render
 
 import (
+	"fmt"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -62,6 +64,51 @@ func clientService(c *spec.RedisCluster) *corev1ac.ServiceApplyConfiguration {
 			WithType(corev1.ServiceTypeClusterIP).
 			WithSelector(Selector(c.Metadata.Name)).
 			WithPorts(servicePort(portClient, ClientPort)))
+}
+
+// ExternalServiceName is the per-pod Service of spec.externalAccess for
+// the pod of that name (e.g. cache-3 -> cache-3-external).
+func ExternalServiceName(pod string) string { return pod + "-external" }
+
+// componentExternal labels the per-pod external Services.
+const componentExternal = "external"
+
+// LabelPodName is the label the StatefulSet controller puts on each pod
+// with its name: a per-pod Service selects exactly one pod by it.
+const LabelPodName = "statefulset.kubernetes.io/pod-name"
+
+// externalServices are one Service per pod for externalAccess NodePort or
+// LoadBalancer, both ports (client and bus): a node announces its
+// Service's address, so other nodes, replicas and clients outside all
+// reach it there. They publish not-ready addresses, as the cluster bus
+// must connect while a node starts. Kubernetes allocates the node ports;
+// the reconciler reads them back and has each node announce them.
+func externalServices(c *spec.RedisCluster) []*corev1ac.ServiceApplyConfiguration {
+	e := c.Spec.ExternalAccess
+	if e == nil || (e.Type != spec.ExternalNodePort && e.Type != spec.ExternalLoadBalancer) {
+		return nil
+	}
+	typ := corev1.ServiceTypeNodePort
+	if e.Type == spec.ExternalLoadBalancer {
+		typ = corev1.ServiceTypeLoadBalancer
+	}
+	n := c.Spec.TotalNodes()
+	out := make([]*corev1ac.ServiceApplyConfiguration, 0, n)
+	for i := range n {
+		pod := fmt.Sprintf("%s-%d", c.Metadata.Name, i)
+		out = append(out, corev1ac.Service(ExternalServiceName(pod), c.Metadata.Namespace).
+			WithLabels(objectLabels(c, componentExternal)).
+			WithAnnotations(overlay(c.Metadata.Annotations, e.ServiceAnnotations)).
+			WithSpec(corev1ac.ServiceSpec().
+				WithType(typ).
+				WithPublishNotReadyAddresses(true).
+				WithSelector(overlay(Selector(c.Metadata.Name), map[string]string{LabelPodName: pod})).
+				WithPorts(
+					servicePort(portClient, ClientPort),
+					servicePort(portBus, BusPort),
+				)))
+	}
+	return out
 }
 
 func servicePort(name string, port int32) *corev1ac.ServicePortApplyConfiguration {

@@ -36,6 +36,25 @@ type Node struct {
 // IsMaster tells whether the node says it is a master.
 func (n *Node) IsMaster() bool { return n.Self.Has("master") }
 
+// Announced is the address the node gives of itself in its own CLUSTER
+// NODES line: what its peers should know it at. That is its pod IP
+// (cluster-announce-ip), or with externalAccess the address clients
+// outside reach. A node that gives none (it knows no peer yet) is at its
+// pod IP on the standard ports.
+func (n *Node) Announced(d Desired) (ip string, port, bus int) {
+	if n.Self.IP == "" {
+		return n.Pod.IP, d.ClientPort, d.BusPort
+	}
+	port, bus = n.Self.Port, n.Self.BusPort
+	if port == 0 {
+		port = d.ClientPort
+	}
+	if bus == 0 {
+		bus = port + 10000
+	}
+	return n.Self.IP, port, bus
+}
+
 // SlotCount is how many slots the node says it owns.
 func (n *Node) SlotCount() int {
 	c := 0

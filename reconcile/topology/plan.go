@@ -2,8 +2,10 @@ package topology
 
 import (
 	"fmt"
+	"net"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -218,8 +220,9 @@ func IsWaiting(blocked string) bool {
 }
 
 func meet(d Desired, anchor, n *Node, reason string) Action {
+	ip, port, bus := n.Announced(d)
 	return Action{Kind: Meet, Pod: anchor.Pod.Name, Node: anchor.ID, Target: n.ID, TargetPod: n.Pod.Name,
-		Addr: fmt.Sprintf("%s:%d@%d", n.Pod.IP, d.ClientPort, d.BusPort), Reason: reason}
+		Addr: fmt.Sprintf("%s:%d@%d", ip, port, bus), Reason: reason}
 }
 
 // replicateActions makes every desired replica follow its desired master,
@@ -253,7 +256,8 @@ func planFormed(d Desired, o *Observed, want int, p Plan) Plan {
 	// their node IDs in nodes.conf), introduce the peer at its new address:
 	// Redis matches the ID in the handshake and updates the address. Gossip
 	// would correct addresses only after node-timeout has flagged the peer,
-	// so every stale entry is met directly.
+	// so every stale entry is met directly. A node's address is the one it
+	// announces (its pod IP, or its external address), not always the pod's.
 	known := map[string]bool{}
 	for _, v := range anchor.View {
 		known[v.ID] = true
@@ -269,13 +273,18 @@ func planFormed(d Desired, o *Observed, want int, p Plan) Plan {
 		viewer := o.Nodes[vid]
 		for _, v := range viewer.View {
 			peer, ours := o.Nodes[v.ID]
-			if !ours || v.ID == vid || v.IP == peer.Pod.IP || v.Has("handshake") {
+			if !ours || v.ID == vid || v.Has("handshake") {
 				continue
 			}
-			p.Actions = append(p.Actions, meet(d, viewer, peer, fmt.Sprintf("%s knows %s at %s; its pod is now at %s", viewer.Pod.Name, peer.Pod.Name, v.IP, peer.Pod.IP)))
+			ip, port, _ := peer.Announced(d)
+			if v.IP == ip && (v.Port == port || v.Port == 0) {
+				continue
+			}
+			now := net.JoinHostPort(ip, strconv.Itoa(port))
+			p.Actions = append(p.Actions, meet(d, viewer, peer, fmt.Sprintf("%s knows %s at %s; it is now at %s", viewer.Pod.Name, peer.Pod.Name, net.JoinHostPort(v.IP, strconv.Itoa(v.Port)), now)))
 			if !reported[v.ID] {
 				reported[v.ID] = true
-				p.Drift = append(p.Drift, Drift{Kind: DriftAddressChange, Subject: peer.Pod.Name, Detail: fmt.Sprintf("known at %s, now at %s", v.IP, peer.Pod.IP)})
+				p.Drift = append(p.Drift, Drift{Kind: DriftAddressChange, Subject: peer.Pod.Name, Detail: fmt.Sprintf("known at %s, now at %s", net.JoinHostPort(v.IP, strconv.Itoa(v.Port)), now)})
 			}
 		}
 	}
