@@ -139,14 +139,33 @@ func (r *Redis) Converge(ctx context.Context, c *spec.RedisCluster, dryRun bool)
 		return res, err
 	}
 	// Settings Redis can change at runtime change on every node now, with
-	// no restart; the ConfigMap already holds them for the next start.
-	diffs, serr := converge.ApplySettings(ctx, dial, t.Port, res.Final, declaredSettings(c), dryRun)
-	res.Settings = diffs
-	for _, d := range diffs {
-		if r.Log != nil {
-			r.Log.Info("redis setting", "cluster", c.Key(), "pod", d.Pod, "key", d.Key, "live", d.Live, "declared", d.Declared, "applied", d.Applied, "needsRestart", d.NeedsRestart)
+	// no restart (the ConfigMap already holds them for the next start),
+	// and so does the address each node announces.
+	applySettings := func(o *topology.Observed) ([]converge.SettingDiff, []string, error) {
+		if o == nil {
+			return nil, nil, nil
 		}
+		var pods []topology.Pod
+		for _, id := range o.NodeIDs() {
+			pods = append(pods, o.Nodes[id].Pod)
+		}
+		announce, waiting, err := r.liveAnnouncements(ctx, c, pods)
+		if err != nil {
+			return nil, nil, err
+		}
+		declared := declaredSettings(c)
+		diffs, err := converge.ApplyNodeSettings(ctx, dial, t.Port, o, func(n *topology.Node) map[string]string {
+			return overlay(declared, announce[n.Pod.Name])
+		}, dryRun)
+		for _, d := range diffs {
+			if r.Log != nil {
+				r.Log.Info("redis setting", "cluster", c.Key(), "pod", d.Pod, "key", d.Key, "live", d.Live, "declared", d.Declared, "applied", d.Applied, "needsRestart", d.NeedsRestart)
+			}
+		}
+		return diffs, waiting, err
 	}
+	diffs, waiting, serr := applySettings(res.Final)
+	res.Settings, res.AnnounceWaiting = diffs, waiting
 	if err == nil {
 		err = serr
 	}
@@ -155,7 +174,10 @@ func (r *Redis) Converge(ctx context.Context, c *spec.RedisCluster, dryRun bool)
 	}
 	// Pods whose template changed (image, resources) or that run a setting
 	// Redis cannot change at runtime restart one at a time.
-	rolled, err := r.roll(ctx, c, ob, ex, t, &res)
+	rolled, err := r.roll(ctx, c, ob, ex, t, &res, func(o *topology.Observed) error {
+		_, _, err := applySettings(o)
+		return err
+	})
 	res.Executed = append(res.Executed, rolled...)
 	if len(rolled) > 0 {
 		if o, oerr := ob.Observe(ctx, t); oerr == nil {
@@ -210,4 +232,16 @@ func (r *Redis) waitPods(ctx context.Context, t converge.Target, want int) error
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// overlay is base with over's entries on top, in a new map.
+func overlay(base, over map[string]string) map[string]string {
+	out := make(map[string]string, len(base)+len(over))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		out[k] = v
+	}
+	return out
 }

@@ -42,7 +42,10 @@ func staleReason(p corev1.Pod, sts *appsv1.StatefulSet, needsRestart map[string]
 // cluster is converged (cluster_state:ok, every replica linked, every node
 // agreeing) between any two steps; Stop and suspend are honoured between
 // steps. It returns the actions taken, for the report.
-func (r *Redis) roll(ctx context.Context, c *spec.RedisCluster, ob *converge.Observer, ex *converge.Executor, t converge.Target, res *converge.Result) ([]topology.Action, error) {
+//
+// settle runs after each step, once the cluster is whole again: it sets
+// what a restarted node lost (the address it announces).
+func (r *Redis) roll(ctx context.Context, c *spec.RedisCluster, ob *converge.Observer, ex *converge.Executor, t converge.Target, res *converge.Result, settle func(*topology.Observed) error) ([]topology.Action, error) {
 	needsRestart := map[string][]string{}
 	for _, s := range res.Settings {
 		if s.NeedsRestart {
@@ -87,6 +90,9 @@ func (r *Redis) roll(ctx context.Context, c *spec.RedisCluster, ob *converge.Obs
 		// wait until the cluster is whole before the next step.
 		healed, err := converge.Converge(ctx, ob, ex, t, DesiredFor(c), converge.Options{Log: r.Log})
 		done = append(done, healed.Executed...)
+		if err == nil {
+			err = settle(healed.Final)
+		}
 		if err != nil {
 			return done, fmt.Errorf("after restarting %s: %w", step[len(step)-1].Pod, err)
 		}

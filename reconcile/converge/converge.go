@@ -39,6 +39,9 @@ type Result struct {
 	// Auth is where the nodes' password stands; nil for a cluster with no
 	// auth, before and now.
 	Auth *AuthProgress
+	// AnnounceWaiting says which nodes cannot announce their external
+	// address yet, and why (a load balancer without an IP, ...).
+	AnnounceWaiting []string
 }
 
 // Migration is what the slot migration engine did during a convergence.

@@ -27,17 +27,29 @@ type SettingDiff struct {
 // Redis can change at runtime change with no restart. A setting Redis
 // refuses to change at runtime is reported as needing a restart.
 func ApplySettings(ctx context.Context, dial Dialer, port int, o *topology.Observed, declared map[string]string, dryRun bool) ([]SettingDiff, error) {
-	if len(declared) == 0 || o == nil {
+	return ApplyNodeSettings(ctx, dial, port, o, func(*topology.Node) map[string]string { return declared }, dryRun)
+}
+
+// ApplyNodeSettings is ApplySettings with settings of each node's own
+// (the address it announces, for one). The settings that differ on a node
+// are set in one CONFIG SET, which Redis applies all or nothing: a node
+// never announces a new IP with an old port.
+func ApplyNodeSettings(ctx context.Context, dial Dialer, port int, o *topology.Observed, declaredFor func(*topology.Node) map[string]string, dryRun bool) ([]SettingDiff, error) {
+	if o == nil {
 		return nil, nil
 	}
-	keys := make([]string, 0, len(declared))
-	for k := range declared {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var out []SettingDiff
 	for _, id := range o.NodeIDs() {
 		n := o.Nodes[id]
+		declared := declaredFor(n)
+		if len(declared) == 0 {
+			continue
+		}
+		keys := make([]string, 0, len(declared))
+		for k := range declared {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
 		ex := &Executor{Dial: dial, Port: port}
 		err := ex.with(ctx, n, func(c Admin) error {
 			args := []any{"CONFIG", "GET"}
@@ -48,18 +60,38 @@ func ApplySettings(ctx context.Context, dial Dialer, port int, o *topology.Obser
 			if err != nil {
 				return err
 			}
-			for _, d := range settings.Compare(declared, configMap(v)) {
+			diffs := settings.Compare(declared, configMap(v))
+			if len(diffs) == 0 {
+				return nil
+			}
+			if dryRun {
+				for _, d := range diffs {
+					out = append(out, SettingDiff{Pod: n.Pod.Name, Diff: d})
+				}
+				return nil
+			}
+			set := []any{"CONFIG", "SET"}
+			for _, d := range diffs {
+				set = append(set, d.Key, d.Declared)
+			}
+			if _, err := c.Do(ctx, set...); err == nil {
+				for _, d := range diffs {
+					out = append(out, SettingDiff{Pod: n.Pod.Name, Diff: d, Applied: true})
+				}
+				return nil
+			}
+			// One of them cannot change at runtime: set them one by one
+			// to tell which.
+			for _, d := range diffs {
 				sd := SettingDiff{Pod: n.Pod.Name, Diff: d}
-				if !dryRun {
-					_, err := c.Do(ctx, "CONFIG", "SET", d.Key, d.Declared)
-					switch {
-					case err == nil:
-						sd.Applied = true
-					case strings.Contains(err.Error(), "immutable") || strings.Contains(err.Error(), "can't set"):
-						sd.NeedsRestart = true
-					default:
-						return fmt.Errorf("config set %s: %w", d.Key, err)
-					}
+				_, err := c.Do(ctx, "CONFIG", "SET", d.Key, d.Declared)
+				switch {
+				case err == nil:
+					sd.Applied = true
+				case strings.Contains(err.Error(), "immutable") || strings.Contains(err.Error(), "can't set"):
+					sd.NeedsRestart = true
+				default:
+					return fmt.Errorf("config set %s: %w", d.Key, err)
 				}
 				out = append(out, sd)
 			}

@@ -268,6 +268,9 @@ func Build(in Input) Report {
 				r.Warnings = append(r.Warnings, redact("password not checked on "+m))
 			}
 		}
+		for _, w := range in.Topology.AnnounceWaiting {
+			r.Warnings = append(r.Warnings, redact("external address waits: "+w))
+		}
 		acts := in.Topology.Executed
 		if dryRun {
 			acts = plan.Actions
