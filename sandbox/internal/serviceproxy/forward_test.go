@@ -15,8 +15,9 @@ func TestSpliceHalfClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer server.Close()
-	// The server reads to EOF, then answers with what it read, reversed in
-	// order of arrival only in that it comes after the EOF.
+	// The server reads to EOF, then answers with what it read: the reply
+	// only arrives if the proxy passed the client's half-close on and kept
+	// the other direction open.
 	go func() {
 		c, err := server.Accept()
 		if err != nil {
