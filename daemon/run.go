@@ -188,8 +188,9 @@ func Run(ctx context.Context, cfg Config) error {
 		Git: src, SpecPath: cfg.SpecPath, StatusBranch: cfg.StatusBranch, StatusPath: cfg.StatusPath,
 		AuthorName: cfg.AuthorName, AuthorEmail: cfg.AuthorEmail, Interval: cfg.Interval, Source: cfg.Source,
 		Applier: &kube.Applier{Client: client, Dynamic: dyn, Log: log},
-		Redis:   &reconcile.Redis{Client: client, Log: log, Wrap: metrics.CountRedisWrites, Progress: metrics.MigrationProgress},
-		Events:  events, Metrics: metrics, Log: log,
+		Redis: &reconcile.Redis{Client: client, Log: log, Wrap: metrics.CountRedisWrites, Progress: metrics.MigrationProgress,
+			Paused: suspendedInGit(src, cfg.Branch, log)},
+		Events: events, Metrics: metrics, Log: log,
 	}
 	var prs *PullRequests
 	if cfg.Forge != "" {

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -35,7 +36,16 @@ type Redis struct {
 	Wrap func(converge.Admin) converge.Admin
 	// Progress, when set, hears every slot migration's progress (metrics).
 	Progress func(cluster string, p migrate.Progress)
+	// Paused, when set, is asked between the steps of a rolling restart
+	// whether the cluster is now suspended (the daemon reads Git again);
+	// if so the roll stops there with ErrPaused, and the next pass, which
+	// sees the suspend, writes nothing until it is lifted.
+	Paused func(ctx context.Context, cluster string) bool
 }
+
+// ErrPaused: a roll stopped between two steps because reconcile.suspend
+// was set in Git meanwhile.
+var ErrPaused = errors.New("paused between two steps of the roll: reconcile.suspend is now set in Git; lifting it resumes the roll")
 
 // TargetFor is where the cluster's pods are and how to read their domains.
 func TargetFor(c *spec.RedisCluster) converge.Target {

@@ -74,6 +74,9 @@ func (r *Redis) roll(ctx context.Context, c *spec.RedisCluster, ob *converge.Obs
 		if stopped(r.Stop) {
 			return done, converge.ErrStopped
 		}
+		if r.Paused != nil && r.Paused(ctx, c.Key()) {
+			return done, ErrPaused
+		}
 		o, err := ob.Observe(ctx, t)
 		if err != nil {
 			return done, err

@@ -118,6 +118,19 @@ func (h *harness) pass() reconcile.ClusterOutcome {
 	return oc
 }
 
+// passUntil is pass for a pass that must end with want.
+func (h *harness) passUntil(want error) reconcile.ClusterOutcome {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	p := reconcile.Pass{Applier: &kube.Applier{Client: h.client, Dynamic: sandboxtest.Dynamic(h.t)}, Redis: h.redis, Log: h.redis.Log}
+	oc := p.Run(ctx, []*spec.RedisCluster{h.c}, nil).Clusters[0]
+	if err := oc.Err(); !errors.Is(err, want) {
+		h.t.Fatalf("pass: %v, want %v", err, want)
+	}
+	return oc
+}
+
 // evenSlots checks that every master holds an even share, within 2%.
 func (h *harness) evenSlots() {
 	h.t.Helper()
@@ -367,7 +380,9 @@ func (h *harness) waitReplicasCaughtUp() {
 
 // TestRollingImageChange: a new image tag (the sandbox maps every redis tag
 // to the same local binary) restarts every pod, one at a time, replicas
-// first and each master after a planned failover, while a client writes:
+// first and each master after a planned failover (a suspend seen between
+// two steps pauses the roll; the next pass finishes it), while a client
+// writes:
 // no acknowledged write lost, no write failed after retries, and no
 // automatic failover in any node's log.
 func TestRollingImageChange(t *testing.T) {
@@ -378,7 +393,27 @@ func TestRollingImageChange(t *testing.T) {
 	w := h.startWriter(10000)
 
 	h.c.Spec.Redis.Image = "redis:7.0.15"
+	// reconcile.suspend pushed to Git in the middle: the roll stops
+	// between two steps (here, before the third), and the next pass goes on.
+	asked := 0
+	h.redis.Paused = func(context.Context, string) bool { asked++; return asked > 2 }
+	paused := h.passUntil(reconcile.ErrPaused)
+	pausedRestarts := 0
+	for _, a := range paused.Topology.Executed {
+		if a.Kind == topology.Restart {
+			pausedRestarts++
+		}
+	}
+	if pausedRestarts != 2 {
+		t.Errorf("the paused roll restarted %d pods, want 2 before the pause", pausedRestarts)
+	}
+	if y, _ := paused.Report.YAML(); !strings.Contains(string(y), "reconcile.suspend") {
+		t.Errorf("the report does not say the roll paused:\n%s", y)
+	}
+	h.check()
+	h.redis.Paused = nil
 	oc := h.pass()
+	oc.Topology.Executed = append(paused.Topology.Executed, oc.Topology.Executed...)
 	restarts, failovers := 0, 0
 	for _, a := range oc.Topology.Executed {
 		switch a.Kind {

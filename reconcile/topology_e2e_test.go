@@ -114,9 +114,16 @@ func (h *harness) check() {
 	if strings.Contains(out, "[WARNING]") || strings.Contains(out, "[ERR]") {
 		h.t.Fatalf("cluster check warns:\n%s", out)
 	}
-	nodeOf := map[string]string{} // pod IP -> k8s node
+	nodeOf := map[string]string{} // pod IP, or a node's own address (externalAccess) -> k8s node
 	for _, p := range pods {
 		nodeOf[p.Status.PodIP] = p.Spec.NodeName
+	}
+	if list, err := h.client.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{}); err == nil {
+		for _, n := range list.Items {
+			for _, a := range n.Status.Addresses {
+				nodeOf[a.Address] = n.Name
+			}
+		}
 	}
 	nodes, err := topology.ParseClusterNodes(h.exec(first.Name, "redis-cli", "cluster", "nodes"))
 	if err != nil {

@@ -173,7 +173,8 @@ func waitHealthy(ctx context.Context, ex *Executor, o *topology.Observed, timeou
 }
 
 // signature is redis-cli's join check (node IDs with their slots), plus
-// the address of every observed node, which must be its pod's, and its
+// the address of every observed node, which must be the one it announces
+// (its pod's, or its external address), and its
 // role: after a planned failover the old master tells the others it is
 // now a replica a little later than the new master claims the slots, and
 // until every node has heard it, some still count it as a (slotless)
@@ -185,8 +186,10 @@ func signature(text string, o *topology.Observed) (string, error) {
 	}
 	var parts []string
 	for _, n := range nodes {
-		if obs, ok := o.Nodes[n.ID]; ok && n.IP != obs.Pod.IP {
-			return "", fmt.Errorf("a node knows %s at %s, its pod is at %s", obs.Pod.Name, n.IP, obs.Pod.IP)
+		if obs, ok := o.Nodes[n.ID]; ok {
+			if ip, _, _ := obs.Announced(topology.Desired{}); n.IP != ip {
+				return "", fmt.Errorf("a node knows %s at %s, it announces %s", obs.Pod.Name, n.IP, ip)
+			}
 		}
 		if len(n.Slots) > 0 {
 			parts = append(parts, fmt.Sprintf("%s:%v", n.ID, n.Slots))
