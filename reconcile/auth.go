@@ -129,3 +129,21 @@ func (r *Redis) convergeAuth(ctx context.Context, c *spec.RedisCluster, dial con
 	}
 	return p, err
 }
+
+// observeDialer dials the cluster's nodes with whichever password each
+// takes (the declared one, or the one before a rotation that is under
+// way): for the reads outside a convergence (scale-in holds, plans).
+func (r *Redis) observeDialer(ctx context.Context, c *spec.RedisCluster) (converge.Dialer, error) {
+	if r.Dial != nil {
+		return r.Dial, nil
+	}
+	pw, err := r.Password(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	st, err := r.readAuthState(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return converge.FallbackDialer(passwordCandidates(pw, st)), nil
+}

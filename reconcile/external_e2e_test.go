@@ -25,7 +25,8 @@ import (
 // every node lists them, the cluster stays whole over them (its bus and
 // replication go through the node ports too), and a cluster client outside
 // Kubernetes, given one of them, reads and writes every slot by following
-// MOVED to the others. A second pass finds nothing to do.
+// MOVED to the others. A second pass finds nothing to do; a pod
+// re-created gets its external address back on the next pass.
 func TestExternalAccessNodePort(t *testing.T) {
 	h := newHarnessWith(t, "external", func(h *harness) {
 		h.c.Spec.ExternalAccess = &spec.ExternalAccess{Type: spec.ExternalNodePort, AddressType: spec.AddressExternalIP}
@@ -35,87 +36,94 @@ func TestExternalAccessNodePort(t *testing.T) {
 
 	// What each pod should announce, from the API: its node's ExternalIP
 	// and its Service's node ports.
-	want := map[string]string{} // pod -> ip:port@bus
-	nodeIP := map[string]string{}
-	nodes, err := h.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range nodes.Items {
-		for _, a := range n.Status.Addresses {
-			if a.Type == corev1.NodeExternalIP {
-				nodeIP[n.Name] = a.Address
-			}
-		}
-	}
-	for name, p := range h.pods() {
-		svc, err := h.client.CoreV1().Services(h.ns).Get(ctx, render.ExternalServiceName(name), metav1.GetOptions{})
+	wanted := func() map[string]string {
+		want := map[string]string{} // pod -> ip:port@bus
+		nodeIP := map[string]string{}
+		nodes, err := h.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if err != nil {
-			t.Fatalf("the Service of %s: %v", name, err)
+			t.Fatal(err)
 		}
-		if svc.Spec.Type != corev1.ServiceTypeNodePort {
-			t.Errorf("%s is a %s Service", svc.Name, svc.Spec.Type)
+		for _, n := range nodes.Items {
+			for _, a := range n.Status.Addresses {
+				if a.Type == corev1.NodeExternalIP {
+					nodeIP[n.Name] = a.Address
+				}
+			}
 		}
-		ports := map[string]int32{}
-		for _, sp := range svc.Spec.Ports {
-			ports[sp.Name] = sp.NodePort
-		}
-		if nodeIP[p.Spec.NodeName] == "" {
-			t.Fatalf("node %s has no ExternalIP", p.Spec.NodeName)
-		}
-		want[name] = fmt.Sprintf("%s:%d@%d", nodeIP[p.Spec.NodeName], ports["client"], ports["bus"])
-	}
-	t.Logf("announced addresses: %v", want)
-
-	// CLUSTER SHARDS, on every node, lists every node at its address.
-	sandboxtest.Eventually(t, 30*time.Second, "every node lists every node at its NodePort address", func() error {
 		for name, p := range h.pods() {
-			c := redis.NewClient(&redis.Options{Addr: p.Status.PodIP + ":6379"})
-			shards, err := c.ClusterShards(ctx).Result()
-			c.Close()
+			svc, err := h.client.CoreV1().Services(h.ns).Get(ctx, render.ExternalServiceName(name), metav1.GetOptions{})
 			if err != nil {
-				return fmt.Errorf("%s: %v", name, err)
+				t.Fatalf("the Service of %s: %v", name, err)
 			}
-			seen := map[string]bool{}
-			for _, s := range shards {
-				for _, n := range s.Nodes {
-					seen[fmt.Sprintf("%s:%d", n.IP, n.Port)] = true
-				}
+			if svc.Spec.Type != corev1.ServiceTypeNodePort {
+				t.Errorf("%s is a %s Service", svc.Name, svc.Spec.Type)
 			}
-			for pod, addr := range want {
-				if !seen[strings.Split(addr, "@")[0]] {
-					return fmt.Errorf("CLUSTER SHARDS on %s does not list %s at %s: %v", name, pod, addr, shards)
-				}
+			ports := map[string]int32{}
+			for _, sp := range svc.Spec.Ports {
+				ports[sp.Name] = sp.NodePort
 			}
+			if nodeIP[p.Spec.NodeName] == "" {
+				t.Fatalf("node %s has no ExternalIP", p.Spec.NodeName)
+			}
+			want[name] = fmt.Sprintf("%s:%d@%d", nodeIP[p.Spec.NodeName], ports["client"], ports["bus"])
 		}
-		return nil
-	})
-	// The bus runs over the node ports too: every node sees the cluster
-	// ok and every peer connected at its announced bus port.
-	sandboxtest.Eventually(t, 30*time.Second, "the cluster whole over its node ports", func() error {
-		for name := range h.pods() {
-			if out := h.exec(name, "redis-cli", "cluster", "info"); !strings.Contains(out, "cluster_state:ok") {
-				return fmt.Errorf("%s: %s", name, out)
+		t.Logf("announced addresses: %v", want)
+		return want
+	}
+	announced := func(want map[string]string) {
+		t.Helper()
+		// CLUSTER SHARDS, on every node, lists every node at its address.
+		sandboxtest.Eventually(t, 30*time.Second, "every node lists every node at its NodePort address", func() error {
+			for name, p := range h.pods() {
+				c := redis.NewClient(&redis.Options{Addr: p.Status.PodIP + ":6379"})
+				shards, err := c.ClusterShards(ctx).Result()
+				c.Close()
+				if err != nil {
+					return fmt.Errorf("%s: %v", name, err)
+				}
+				seen := map[string]bool{}
+				for _, s := range shards {
+					for _, n := range s.Nodes {
+						seen[fmt.Sprintf("%s:%d", n.IP, n.Port)] = true
+					}
+				}
+				for pod, addr := range want {
+					if !seen[strings.Split(addr, "@")[0]] {
+						return fmt.Errorf("CLUSTER SHARDS on %s does not list %s at %s: %v", name, pod, addr, shards)
+					}
+				}
 			}
-			out := h.exec(name, "redis-cli", "cluster", "nodes")
-			for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-				f := strings.Fields(l)
-				if len(f) < 8 || f[7] != "connected" {
-					return fmt.Errorf("%s: %s", name, l)
+			return nil
+		})
+		// The bus runs over the node ports too: every node sees the
+		// cluster ok and every peer connected at its announced address.
+		sandboxtest.Eventually(t, 30*time.Second, "the cluster whole over its node ports", func() error {
+			for name := range h.pods() {
+				if out := h.exec(name, "redis-cli", "cluster", "info"); !strings.Contains(out, "cluster_state:ok") {
+					return fmt.Errorf("%s: %s", name, out)
 				}
-				addr := strings.Split(f[1], ",")[0]
-				found := false
-				for _, w := range want {
-					found = found || w == addr
-				}
-				if !found {
-					return fmt.Errorf("%s knows a node at %s, not a NodePort address", name, addr)
+				out := h.exec(name, "redis-cli", "cluster", "nodes")
+				for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+					f := strings.Fields(l)
+					if len(f) < 8 || f[7] != "connected" {
+						return fmt.Errorf("%s: %s", name, l)
+					}
+					addr := strings.Split(f[1], ",")[0]
+					found := false
+					for _, w := range want {
+						found = found || w == addr
+					}
+					if !found {
+						return fmt.Errorf("%s knows a node at %s, not a NodePort address", name, addr)
+					}
 				}
 			}
-		}
-		return nil
-	})
-	h.check()
+			return nil
+		})
+		h.check()
+	}
+	want := wanted()
+	announced(want)
 
 	// A client outside Kubernetes: one address to start, MOVED to the rest.
 	var seed string
@@ -127,7 +135,7 @@ func TestExternalAccessNodePort(t *testing.T) {
 	defer outside.Close()
 	clustertest.Fill(t, outside, 3000)
 	clustertest.ReadAll(t, outside, 3000)
-	err = outside.ForEachShard(ctx, func(ctx context.Context, c *redis.Client) error {
+	err := outside.ForEachShard(ctx, func(ctx context.Context, c *redis.Client) error {
 		host, port, _ := net.SplitHostPort(c.Options().Addr)
 		if _, err := strconv.Atoi(port); err != nil || host == "" {
 			return fmt.Errorf("shard address %s", c.Options().Addr)
@@ -147,4 +155,19 @@ func TestExternalAccessNodePort(t *testing.T) {
 	if n := len(again.Topology.Executed); n != 0 || len(again.Topology.Settings) != 0 {
 		t.Errorf("a second pass acted: %v, settings %+v", again.Topology.Executed, again.Topology.Settings)
 	}
+
+	// A pod re-created (new pod IP, maybe another node) starts on its pod
+	// address; the next pass gives it its external address back, and the
+	// client outside still reads every key.
+	sandboxtest.Kubectl(t, nil, "-n", h.ns, "delete", "pod", "cache-1", "--wait=true")
+	sandboxtest.Eventually(t, 2*time.Minute, "cache-1 back", func() error {
+		p, ok := h.pods()["cache-1"]
+		if !ok || p.Status.PodIP == "" {
+			return fmt.Errorf("not running yet")
+		}
+		return nil
+	})
+	h.pass()
+	announced(wanted())
+	clustertest.ReadAll(t, outside, 3000)
 }

@@ -218,13 +218,9 @@ func (p Planner) unreachable(def string) string {
 }
 
 func (p Planner) observe(ctx context.Context, c *spec.RedisCluster) (*topology.Observed, error) {
-	pw, err := p.Redis.Password(ctx, c)
+	dial, err := p.Redis.observeDialer(ctx, c)
 	if err != nil {
 		return nil, err
-	}
-	dial := p.Redis.Dial
-	if dial == nil {
-		dial = converge.RedisDialer(pw)
 	}
 	return (&converge.Observer{Client: p.Redis.Client, Dial: dial}).Observe(ctx, TargetFor(c))
 }

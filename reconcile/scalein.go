@@ -44,13 +44,9 @@ func (r *Redis) ScaleInHold(ctx context.Context, c *spec.RedisCluster) (*Hold, e
 	if live <= want {
 		return nil, nil
 	}
-	pw, err := r.Password(ctx, c)
+	dial, err := r.observeDialer(ctx, c)
 	if err != nil {
 		return &Hold{Replicas: live, Pods: []string{"(cannot be observed: " + err.Error() + ")"}}, nil
-	}
-	dial := r.Dial
-	if dial == nil {
-		dial = converge.RedisDialer(pw)
 	}
 	o, err := (&converge.Observer{Client: r.Client, Dial: dial}).Observe(ctx, TargetFor(c))
 	if err != nil {

@@ -71,11 +71,13 @@ const (
 // redis.nodeTimeout 15s, storage.size "1Gi", storage.retainOnScaleIn true,
 // placement.topologyKey "kubernetes.io/hostname", placement.antiAffinity
 // "preferred", each toleration's operator "Equal", auth.secretRef.key
-// "password" (when auth is set), reconcile.drift "correct",
-// migration.keysPerBatch 1000, migration.parallelSlots 4. Everything else
-// stays empty: masters and metadata are required, and resources,
-// storageClassName, zoneKey, nodeSelector, tolerations, auth and the
-// schedule have no default.
+// "password" and auth.rotationGracePeriod 1m (when auth is set),
+// externalAccess.addressType "ExternalIP" (with type NodePort),
+// reconcile.drift "correct", migration.keysPerBatch 1000,
+// migration.parallelSlots 4. Everything else stays empty: masters and
+// metadata are required, and resources, storageClassName, zoneKey,
+// nodeSelector, tolerations, auth, externalAccess and the schedule have no
+// default.
 func (c *RedisCluster) SetDefaults() {
 	s := &c.Spec
 	if s.ReplicasPerMaster == nil {

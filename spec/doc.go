@@ -57,7 +57,12 @@
 //     an empty key needs Exists, effect NoSchedule, PreferNoSchedule,
 //     NoExecute or empty, tolerationSeconds only with NoExecute and not
 //     negative).
-//   - auth.secretRef.name is a valid Secret name; its key a valid data key.
+//   - auth.secretRef.name is a valid Secret name; its key a valid data key;
+//     auth.rotationGracePeriod is 0 to 24h.
+//   - externalAccess.type is NodePort, LoadBalancer or Hostname;
+//     addressType (ExternalIP or InternalIP) only with NodePort; hostname,
+//     required with Hostname and only there, contains {pod} and expands to
+//     a DNS name; serviceAnnotations (not with Hostname) have valid keys.
 //   - reconcile.schedule parses with ParseSchedule, and an "@every" is at
 //     least MinScheduleInterval (1m); drift is correct or report.
 //   - migration.keysPerBatch is 1 to 100000; parallelSlots is 1 to 64.

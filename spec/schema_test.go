@@ -202,7 +202,7 @@ var constraints = map[string]func(s *jsonSchema){
 	"ExternalAccess.AddressType": func(s *jsonSchema) {
 		s.Enum = []any{AddressExternalIP, AddressInternalIP}
 	},
-	"ExternalAccess.Hostname": func(s *jsonSchema) { s.Pattern = `\{pod\}` },
+	"ExternalAccess.Hostname":  func(s *jsonSchema) { s.Pattern = `\{pod\}` },
 	"Auth.RotationGracePeriod": func(s *jsonSchema) { s.Default = Duration{DefaultRotationGracePeriod}.String() },
 	"Migration.KeysPerBatch": func(s *jsonSchema) {
 		s.Minimum, s.Maximum, s.Default = ptr(1), ptr(MaxKeysPerBatch), DefaultKeysPerBatch
