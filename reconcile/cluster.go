@@ -143,15 +143,10 @@ func (r *Redis) Converge(ctx context.Context, c *spec.RedisCluster, dryRun bool)
 	ex := &converge.Executor{Dial: dial, MigrateDial: migrateDial, Password: pw, Port: t.Port, Log: r.Log, Stop: r.Stop,
 		KeysPerBatch: c.Spec.Migration.KeysPerBatch, ParallelSlots: c.Spec.Migration.ParallelSlots,
 		Cluster: c.Key(), Progress: r.Progress}
-	res, err := converge.Converge(ctx, ob, ex, t, DesiredFor(c), converge.Options{DryRun: dryRun, Log: r.Log})
-	res.Auth = authProgress
-	if err != nil && !dryRun {
-		return res, err
-	}
 	// Settings Redis can change at runtime change on every node now, with
 	// no restart (the ConfigMap already holds them for the next start),
 	// and so does the address each node announces.
-	applySettings := func(o *topology.Observed) ([]converge.SettingDiff, []string, error) {
+	applySettings := func(o *topology.Observed, withDeclared bool) ([]converge.SettingDiff, []string, error) {
 		if o == nil {
 			return nil, nil, nil
 		}
@@ -163,7 +158,10 @@ func (r *Redis) Converge(ctx context.Context, c *spec.RedisCluster, dryRun bool)
 		if err != nil {
 			return nil, nil, err
 		}
-		declared := declaredSettings(c)
+		declared := map[string]string{}
+		if withDeclared {
+			declared = declaredSettings(c)
+		}
 		diffs, err := converge.ApplyNodeSettings(ctx, dial, t.Port, o, func(n *topology.Node) map[string]string {
 			return overlay(declared, announce[n.Pod.Name])
 		}, dryRun)
@@ -174,8 +172,22 @@ func (r *Redis) Converge(ctx context.Context, c *spec.RedisCluster, dryRun bool)
 		}
 		return diffs, waiting, err
 	}
-	diffs, waiting, serr := applySettings(res.Final)
-	res.Settings, res.AnnounceWaiting = diffs, waiting
+	// The addresses first: a node must announce where its peers can reach
+	// it now (its Service of externalAccess may have just been created, or
+	// pruned) before the cluster can be whole again.
+	var early []converge.SettingDiff
+	if !dryRun {
+		if o, oerr := ob.Observe(ctx, t); oerr == nil {
+			early, _, _ = applySettings(o, false)
+		}
+	}
+	res, err := converge.Converge(ctx, ob, ex, t, DesiredFor(c), converge.Options{DryRun: dryRun, Log: r.Log})
+	res.Auth = authProgress
+	if err != nil && !dryRun {
+		return res, err
+	}
+	diffs, waiting, serr := applySettings(res.Final, true)
+	res.Settings, res.AnnounceWaiting = append(early, diffs...), waiting
 	if err == nil {
 		err = serr
 	}
@@ -185,7 +197,7 @@ func (r *Redis) Converge(ctx context.Context, c *spec.RedisCluster, dryRun bool)
 	// Pods whose template changed (image, resources) or that run a setting
 	// Redis cannot change at runtime restart one at a time.
 	rolled, err := r.roll(ctx, c, ob, ex, t, &res, func(o *topology.Observed) error {
-		_, _, err := applySettings(o)
+		_, _, err := applySettings(o, true)
 		return err
 	})
 	res.Executed = append(res.Executed, rolled...)

@@ -19,15 +19,18 @@ import (
 	"github.com/redis-gitops/redis-gitops/spec"
 )
 
-// TestExternalAccessNodePort: with externalAccess NodePort, one apply and
+// TestExternalAccess: with externalAccess NodePort, one apply and
 // one pass give every pod a NodePort Service and make every node announce
 // its Kubernetes node's address and those node ports: CLUSTER SHARDS on
 // every node lists them, the cluster stays whole over them (its bus and
 // replication go through the node ports too), and a cluster client outside
 // Kubernetes, given one of them, reads and writes every slot by following
 // MOVED to the others. A second pass finds nothing to do; a pod
-// re-created gets its external address back on the next pass.
-func TestExternalAccessNodePort(t *testing.T) {
+// re-created gets its external address back on the next pass. Then the
+// same cluster moves to LoadBalancer (each node at its own load
+// balancer's IP, reached from outside) and to Hostname (back at pod
+// addresses, each node named), with no restart.
+func TestExternalAccess(t *testing.T) {
 	h := newHarnessWith(t, "external", func(h *harness) {
 		h.c.Spec.ExternalAccess = &spec.ExternalAccess{Type: spec.ExternalNodePort, AddressType: spec.AddressExternalIP}
 	})
@@ -125,6 +128,7 @@ func TestExternalAccessNodePort(t *testing.T) {
 	want := wanted()
 	announced(want)
 
+
 	// A client outside Kubernetes: one address to start, MOVED to the rest.
 	var seed string
 	for _, w := range want {
@@ -170,4 +174,78 @@ func TestExternalAccessNodePort(t *testing.T) {
 	h.pass()
 	announced(wanted())
 	clustertest.ReadAll(t, outside, 3000)
+
+	// LoadBalancer: the same Services change type, each gets its own
+	// address, and the nodes announce it on the standard ports once it is
+	// known (a pass before that reports the wait and leaves the node on
+	// its node-port address, which still works).
+	before := h.pods() // cache-1 was re-created above
+	h.c.Spec.ExternalAccess = &spec.ExternalAccess{Type: spec.ExternalLoadBalancer}
+	lbWant := map[string]string{}
+	sandboxtest.Eventually(t, time.Minute, "every node announces its load balancer's IP", func() error {
+		oc := h.pass()
+		for _, w := range oc.Report.Warnings {
+			if strings.Contains(w, "external address waits") {
+				return fmt.Errorf("%s", w)
+			}
+		}
+		for name := range h.pods() {
+			svc, err := h.client.CoreV1().Services(h.ns).Get(ctx, render.ExternalServiceName(name), metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if svc.Spec.Type != corev1.ServiceTypeLoadBalancer || len(svc.Status.LoadBalancer.Ingress) == 0 {
+				return fmt.Errorf("%s: %s, ingress %v", svc.Name, svc.Spec.Type, svc.Status.LoadBalancer.Ingress)
+			}
+			lbWant[name] = svc.Status.LoadBalancer.Ingress[0].IP + ":6379@16379"
+		}
+		return nil
+	})
+	t.Logf("load balancer addresses: %v", lbWant)
+	announced(lbWant)
+	var lbSeed string
+	for _, w := range lbWant {
+		lbSeed = strings.Split(w, "@")[0]
+		break
+	}
+	viaLB := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{lbSeed}, MaxRedirects: 16})
+	defer viaLB.Close()
+	clustertest.ReadAll(t, viaLB, 3000)
+
+	// Hostname: the per-pod Services go, every node is back at its pod
+	// address and also gives a DNS name, which clients are told to prefer.
+	h.c.Spec.ExternalAccess = &spec.ExternalAccess{Type: spec.ExternalHostname, Hostname: "{pod}.{namespace}.redis.example.test"}
+	h.pass()
+	podWant := map[string]string{}
+	for name, p := range h.pods() {
+		podWant[name] = p.Status.PodIP + ":6379@16379"
+		if _, err := h.client.CoreV1().Services(h.ns).Get(ctx, render.ExternalServiceName(name), metav1.GetOptions{}); err == nil {
+			t.Errorf("%s is still there with type Hostname", render.ExternalServiceName(name))
+		}
+	}
+	announced(podWant)
+	sandboxtest.Eventually(t, 30*time.Second, "every node lists every node's hostname as its endpoint", func() error {
+		for name, p := range h.pods() {
+			c := redis.NewClient(&redis.Options{Addr: p.Status.PodIP + ":6379"})
+			shards, err := c.ClusterShards(ctx).Result()
+			c.Close()
+			if err != nil {
+				return fmt.Errorf("%s: %v", name, err)
+			}
+			for _, s := range shards {
+				for _, n := range s.Nodes {
+					if !strings.HasSuffix(n.Hostname, "."+h.ns+".redis.example.test") || n.Endpoint != n.Hostname {
+						return fmt.Errorf("CLUSTER SHARDS on %s: node %s has hostname %q, endpoint %q", name, n.IP, n.Hostname, n.Endpoint)
+					}
+				}
+			}
+		}
+		return nil
+	})
+	for name, p := range h.pods() {
+		if p.UID != before[name].UID {
+			t.Errorf("%s was restarted by a change of externalAccess", name)
+		}
+	}
+
 }

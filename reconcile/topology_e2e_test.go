@@ -125,6 +125,13 @@ func (h *harness) check() {
 			}
 		}
 	}
+	if list, err := h.client.CoreV1().Services(h.ns).List(context.Background(), metav1.ListOptions{}); err == nil {
+		for _, svc := range list.Items { // a load balancer's IP -> its pod's node
+			if p, ok := pods[strings.TrimSuffix(svc.Name, "-external")]; ok && len(svc.Status.LoadBalancer.Ingress) > 0 {
+				nodeOf[svc.Status.LoadBalancer.Ingress[0].IP] = p.Spec.NodeName
+			}
+		}
+	}
 	nodes, err := topology.ParseClusterNodes(h.exec(first.Name, "redis-cli", "cluster", "nodes"))
 	if err != nil {
 		h.t.Fatal(err)
@@ -141,7 +148,9 @@ func (h *harness) check() {
 		case n.Has("slave"):
 			replicas++
 			m := byID[n.MasterID]
-			if nodeOf[n.IP] == nodeOf[m.IP] {
+			if nodeOf[n.IP] == "" || nodeOf[m.IP] == "" {
+				h.t.Errorf("cannot tell the Kubernetes node of %s or %s", n.IP, m.IP)
+			} else if nodeOf[n.IP] == nodeOf[m.IP] {
 				h.t.Errorf("replica %s and its master %s share Kubernetes node %s", n.IP, m.IP, nodeOf[n.IP])
 			}
 		}
