@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -326,5 +327,42 @@ func TestParseRoundTrip(t *testing.T) {
 	}
 	if _, err := Parse([]byte("apiVersion: v1\nkind: ConfigMap\n")); err == nil {
 		t.Error("Parse(a ConfigMap) succeeded, want an error")
+	}
+}
+
+// A password rotation in its grace is drift (the old password still
+// works) that says when it ends, and its steps are actions; a node that
+// cannot announce its external address yet is a warning.
+func TestPasswordRotationAndAddressesInTheReport(t *testing.T) {
+	in := goldenCases(t)["converged"]
+	top := *in.Topology
+	until := time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
+	top.Auth = &converge.AuthProgress{AuthResult: converge.AuthResult{
+		Nodes: []converge.AuthNode{{Pod: "cache-0", AcceptsDeclared: true, Others: 1, MasterauthDeclared: true}},
+		Added: 6, MasterauthSet: 6,
+	}, DropAfter: until}
+	top.AnnounceWaiting = []string{"cache-3: its load balancer has no IP yet"}
+	in.Topology = &top
+	r := Build(in)
+	if r.Condition(Ready).Status == True {
+		t.Errorf("ready during a rotation: %+v", r.Conditions)
+	}
+	found := false
+	for _, d := range r.Drift {
+		if d.Kind == "password" && strings.Contains(d.Detail, "dropped after 2026-11-25T04:00:00Z") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no password drift with its end: %+v", r.Drift)
+	}
+	want := []string{"password: the new password accepted on 6 nodes, besides the old one", "password: masterauth set to the new password on 6 nodes"}
+	for _, w := range want {
+		if !slices.Contains(r.Actions, w) {
+			t.Errorf("actions %q lack %q", r.Actions, w)
+		}
+	}
+	if !slices.Contains(r.Warnings, "external address waits: cache-3: its load balancer has no IP yet") {
+		t.Errorf("warnings %q", r.Warnings)
 	}
 }
