@@ -65,6 +65,10 @@ type Daemon struct {
 	Statuses  forge.Provider
 	StatusURL func(cluster string) string
 
+	// SecretPoll is how often auth Secrets are checked for a change
+	// (default DefaultSecretPoll).
+	SecretPoll time.Duration
+
 	once     sync.Once
 	trigger  *Trigger
 	scanWake *Trigger
@@ -157,6 +161,15 @@ func (d *Daemon) Run(ctx context.Context, stop <-chan struct{}) error {
 	schedDone := make(chan struct{})
 	go func() { defer close(schedDone); d.schedules.Start(schedCtx) }()
 	defer func() { cancelSched(); <-schedDone }()
+	if d.Redis != nil && d.Redis.Client != nil {
+		poll := d.SecretPoll
+		if poll <= 0 {
+			poll = DefaultSecretPoll
+		}
+		secretsDone := make(chan struct{})
+		go func() { defer close(secretsDone); d.watchSecrets(schedCtx, d.Redis.Client, poll) }()
+		defer func() { cancelSched(); <-secretsDone }()
+	}
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
 	var poll <-chan time.Time

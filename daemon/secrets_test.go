@@ -1,0 +1,52 @@
+package daemon
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/redis-gitops/redis-gitops/spec"
+)
+
+// changedSecrets (the logic of watchSecrets; a fake API is enough for it):
+// a changed auth Secret names its cluster once, a first look or an
+// unchanged Secret names none, and clusters without auth or suspended are
+// not looked at.
+func TestChangedSecrets(t *testing.T) {
+	ctx := context.Background()
+	client := fake.NewClientset(
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "cache-auth", ResourceVersion: "1"}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "other-auth", ResourceVersion: "1"}},
+	)
+	cluster := func(name, secret string, suspend bool) *spec.RedisCluster {
+		c := &spec.RedisCluster{Metadata: spec.Metadata{Name: name, Namespace: "prod"}}
+		if secret != "" {
+			c.Spec.Auth = &spec.Auth{SecretRef: spec.SecretRef{Name: secret, Key: "password"}}
+		}
+		c.Spec.Reconcile.Suspend = suspend
+		return c
+	}
+	clusters := []*spec.RedisCluster{cluster("cache", "cache-auth", false), cluster("plain", "", false), cluster("paused", "other-auth", true)}
+	seen := map[string]string{}
+	if got := changedSecrets(ctx, client, clusters, seen); len(got) != 0 {
+		t.Errorf("first look: %v", got)
+	}
+	if got := changedSecrets(ctx, client, clusters, seen); len(got) != 0 {
+		t.Errorf("nothing changed: %v", got)
+	}
+	for _, name := range []string{"cache-auth", "other-auth"} {
+		if _, err := client.CoreV1().Secrets("prod").Update(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: name, ResourceVersion: "2"}}, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := changedSecrets(ctx, client, clusters, seen); !slices.Equal(got, []string{"prod/cache"}) {
+		t.Errorf("after a change: %v, want [prod/cache]", got)
+	}
+	if got := changedSecrets(ctx, client, clusters, seen); len(got) != 0 {
+		t.Errorf("the change named twice: %v", got)
+	}
+}
