@@ -302,6 +302,9 @@ func (c *ControlPlane) CAFile() string { return c.layout.cert(certCA) }
 // APIServerURL returns the apiserver's https URL on 127.0.0.1.
 func (c *ControlPlane) APIServerURL() string { return c.ports.apiserverURL() }
 
+// APIServerPort returns the apiserver's port on 127.0.0.1.
+func (c *ControlPlane) APIServerPort() int { return c.ports.apiserver }
+
 // RESTConfig returns a fresh copy of the admin client configuration.
 func (c *ControlPlane) RESTConfig() *rest.Config { return rest.CopyConfig(c.rest) }
 
