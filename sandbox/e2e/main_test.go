@@ -56,7 +56,10 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	code := 0
-	out, err := runCmd(context.Background(), filepath.Join(binDir, "sandbox"), "up", "--dir", sandboxDir, "--nodes", "3", "--measure")
+	// One image mapped by flag (see e2eImage), besides the kubectl images
+	// the sandbox maps to the kubectl next to it.
+	out, err := runCmd(context.Background(), filepath.Join(binDir, "sandbox"), "up", "--dir", sandboxDir, "--nodes", "3", "--measure",
+		"--image", "example.com/e2e/kubectl-copy="+filepath.Join(binDir, "kubectl"))
 	fmt.Print(out)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: sandbox up:", err)

@@ -17,8 +17,49 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/redis-gitops/redis-gitops/sandbox/internal/kubelet"
 	"github.com/redis-gitops/redis-gitops/sandbox/internal/supervisor"
 )
+
+// imagesEnv holds default image mappings, "NAME=PATH,NAME2=PATH2"; each
+// --image flag adds one and wins over the same NAME here.
+const imagesEnv = "SANDBOX_IMAGES"
+
+// imageFlags collects repeated --image NAME=PATH flags.
+type imageFlags []string
+
+func (f *imageFlags) String() string     { return strings.Join(*f, ",") }
+func (f *imageFlags) Set(v string) error { *f = append(*f, v); return nil }
+
+// imageTable is the sandbox's image table: the defaults; kubectl images
+// (bitnami/kubectl, registry.k8s.io/kubectl, any */kubectl) running the
+// kubectl next to this binary, if there is one; then SANDBOX_IMAGES
+// (env), then the --image flags, each overriding what came before.
+func imageTable(env string, flags []string, kubectl string) (kubelet.ImageTable, error) {
+	t := kubelet.DefaultImages.Clone()
+	if kubectl != "" {
+		if _, err := os.Stat(kubectl); err == nil {
+			if err := t.MapProgram("kubectl", kubectl); err != nil {
+				return nil, err
+			}
+		}
+	}
+	fromEnv, err := kubelet.ParseImageList(env)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", imagesEnv, err)
+	}
+	for k, img := range fromEnv {
+		t[k] = img
+	}
+	for _, f := range flags {
+		k, img, err := kubelet.ParseImageMapping(f)
+		if err != nil {
+			return nil, fmt.Errorf("--image: %w", err)
+		}
+		t[k] = img
+	}
+	return t, nil
+}
 
 // parse parses flags that may come before or after positional arguments.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
@@ -62,7 +103,15 @@ func cmdUp(ctx context.Context, args []string) error {
 	nodes := fs.Int("nodes", 3, "number of nodes")
 	zones := fs.Int("zones", 0, "number of zones the nodes are spread over (default: one per node)")
 	measure := fs.Bool("measure", false, "also replay the blog walkthrough's StatefulSet and time 6 pods Ready")
+	var images imageFlags
+	fs.Var(&images, "image", "NAME=PATH: run the local program PATH for images whose repository is NAME, any tag (repeatable; default from "+imagesEnv+"=NAME=PATH,...)")
 	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	// Checked here, so a bad mapping fails before anything starts; the
+	// supervisor gets them as absolute paths.
+	table, err := imageTable(os.Getenv(imagesEnv), images, filepath.Join(binDir(), "kubectl"))
+	if err != nil {
 		return err
 	}
 	if err := requireRoot(); err != nil {
@@ -95,7 +144,13 @@ func cmdUp(ctx context.Context, args []string) error {
 		return err
 	}
 	start := time.Now()
-	cmd := exec.Command(exe, "run", "--dir", names.Dir, "--nodes", strconv.Itoa(*nodes), "--zones", strconv.Itoa(*zones))
+	runArgs := []string{"run", "--dir", names.Dir, "--nodes", strconv.Itoa(*nodes), "--zones", strconv.Itoa(*zones)}
+	for _, e := range table.Entries() {
+		if e.Local {
+			runArgs = append(runArgs, "--image", strings.TrimPrefix(e.Name, "*/")+"="+e.Runs)
+		}
+	}
+	cmd := exec.Command(exe, runArgs...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own session: the sandbox outlives this command and the shell.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -154,14 +209,21 @@ func cmdRun(ctx context.Context, args []string) error {
 	dir := dirFlag(fs)
 	nodes := fs.Int("nodes", 3, "")
 	zones := fs.Int("zones", 0, "")
+	var images imageFlags
+	fs.Var(&images, "image", "")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := requireRoot(); err != nil {
 		return err
 	}
+	// `up` resolved SANDBOX_IMAGES and kubectl into flags already.
+	table, err := imageTable("", images, "")
+	if err != nil {
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	err := supervisor.Run(ctx, supervisor.Options{Dir: *dir, Nodes: *nodes, Zones: *zones, BinDir: binDir(), Log: log},
+	err = supervisor.Run(ctx, supervisor.Options{Dir: *dir, Nodes: *nodes, Zones: *zones, BinDir: binDir(), Images: table, Log: log},
 		func(st supervisor.State) { log.Info("sandbox ready", "startupSeconds", st.StartupSeconds) })
 	if err != nil {
 		log.Error("sandbox stopped", "err", err)
@@ -242,6 +304,18 @@ func cmdStatus(ctx context.Context, args []string) error {
 		st.Dir, st.Version, st.Pid, st.Kubeconfig, st.PodCIDR, st.Bridge)
 	fmt.Printf("service proxy: %d listening ports (nodePorts on every running node's EXTERNAL and ADDRESS; LoadBalancers from %s)\n",
 		st.ServiceProxy.Listeners, st.LoadBalancerRange)
+	fmt.Printf("api server for pods: https://%s (KUBERNETES_SERVICE_HOST/PORT in every container)\n", st.PodAPIServer)
+	fmt.Println()
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "IMAGE (ANY TAG)\tRUNS")
+	for _, e := range st.Images {
+		what := "host program"
+		if e.Local {
+			what = "local program, at " + kubelet.ProgramDir + " in the container"
+		}
+		fmt.Fprintf(w, "%s\t%s (%s)\n", e.Name, e.Runs, what)
+	}
+	w.Flush()
 	lbs := make([]string, 0, len(st.ServiceProxy.LoadBalancers))
 	for svc, ip := range st.ServiceProxy.LoadBalancers {
 		lbs = append(lbs, "  LoadBalancer "+svc+": "+ip)
@@ -251,7 +325,7 @@ func cmdStatus(ctx context.Context, args []string) error {
 		fmt.Println(l)
 	}
 	fmt.Println()
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	w = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "COMPONENT\tPID\tRUNNING\tLOG")
 	for _, c := range st.Components {
 		fmt.Fprintf(w, "%s\t%d\t%v\t%s\n", c.Name, c.Pid, c.Running, c.LogPath)

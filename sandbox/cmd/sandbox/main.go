@@ -2,7 +2,7 @@
 // process kubelets that run pods as local processes, for redis-gitops's
 // end-to-end tests and demo.
 //
-//	sandbox up [--dir .sandbox] [--nodes 3] [--zones N] [--measure]
+//	sandbox up [--dir .sandbox] [--nodes 3] [--zones N] [--measure] [--image NAME=PATH ...]
 //	sandbox down [--dir .sandbox]
 //	sandbox status [--dir .sandbox] [--json]
 //	sandbox node kill|start|partition|heal NAME [--dir .sandbox]
@@ -21,7 +21,9 @@ import (
 )
 
 const usage = `usage:
-  sandbox up [--dir .sandbox] [--nodes 3] [--zones N] [--measure]
+  sandbox up [--dir .sandbox] [--nodes 3] [--zones N] [--measure] [--image NAME=PATH ...]
+      (--image: run local program PATH for image repository NAME, any tag;
+       default list in SANDBOX_IMAGES=NAME=PATH,NAME=PATH)
   sandbox down [--dir .sandbox]
   sandbox status [--dir .sandbox] [--json]
   sandbox node kill|start|partition|heal NAME [--dir .sandbox]

@@ -202,9 +202,9 @@ func (c *container) processSpec(ctx context.Context, volumes map[string]string) 
 	}
 	c.ps.mu.Lock()
 	pod := c.ps.pod.DeepCopy()
-	rt := podRuntime{PodIP: c.ps.ip, HostIP: c.ps.p.hostIP}
+	rt := podRuntime{PodIP: c.ps.ip, HostIP: c.ps.p.hostIP, APIServer: c.ps.p.apiServer}
 	c.ps.mu.Unlock()
-	env, err := containerEnv(pod, &c.spec, rt, apiObjects{ctx: ctx, client: c.ps.p.client})
+	env, err := containerEnv(pod, &c.spec, img, rt, apiObjects{ctx: ctx, client: c.ps.p.client})
 	if err != nil {
 		return proc.Spec{}, err
 	}
@@ -212,9 +212,14 @@ func (c *container) processSpec(ctx context.Context, volumes map[string]string) 
 	if len(argv) == 0 {
 		return proc.Spec{}, fmt.Errorf("container %s: no command", c.spec.Name)
 	}
+	argv[0] = img.programPath(argv[0])
 	mounts, err := containerMounts(&c.spec, volumes)
 	if err != nil {
 		return proc.Spec{}, err
+	}
+	if inside := img.containerProgram(); inside != "" {
+		// The image's program, read-only, as it would be in its image.
+		mounts = append(mounts, proc.Mount{HostPath: img.Program, ContainerPath: inside, ReadOnly: true})
 	}
 	wd := c.spec.WorkingDir
 	if wd == "" {

@@ -2,7 +2,9 @@ package kubelet
 
 import (
 	"fmt"
+	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,14 +28,47 @@ const basePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 type podRuntime struct {
 	PodIP  string
 	HostIP string
+	// APIServer is where pods reach the API server; invalid: nowhere.
+	APIServer netip.AddrPort
+}
+
+// apiServerEnv is what the kubelet derives from the default/kubernetes
+// Service for every container, whatever enableServiceLinks says: the
+// Service's docker-links variables, with the address pods really reach
+// (the sandbox has no ClusterIP routing) and the Service's port name
+// "https".
+func apiServerEnv(ap netip.AddrPort) map[string]string {
+	if !ap.IsValid() {
+		return nil
+	}
+	host, port := ap.Addr().String(), strconv.Itoa(int(ap.Port()))
+	url := "tcp://" + ap.String()
+	return map[string]string{
+		"KUBERNETES_SERVICE_HOST":                host,
+		"KUBERNETES_SERVICE_PORT":                port,
+		"KUBERNETES_SERVICE_PORT_HTTPS":          port,
+		"KUBERNETES_PORT":                        url,
+		"KUBERNETES_PORT_" + port + "_TCP":       url,
+		"KUBERNETES_PORT_" + port + "_TCP_PROTO": "tcp",
+		"KUBERNETES_PORT_" + port + "_TCP_PORT":  port,
+		"KUBERNETES_PORT_" + port + "_TCP_ADDR":  host,
+	}
 }
 
 // containerEnv resolves a container's environment as the kubelet does:
-// envFrom first, then env in order, each value able to refer to earlier ones
-// with $(VAR); fieldRef and resourceFieldRef from the pod, secretKeyRef and
+// the image's PATH and the API server's service variables as defaults (a
+// container may override them and refer to them with $(VAR)), then envFrom,
+// then env in order, each value able to refer to earlier ones with $(VAR);
+// fieldRef and resourceFieldRef from the pod, secretKeyRef and
 // configMapKeyRef from the API.
-func containerEnv(pod *corev1.Pod, c *corev1.Container, rt podRuntime, objs objects) (map[string]string, error) {
+func containerEnv(pod *corev1.Pod, c *corev1.Container, img Image, rt podRuntime, objs objects) (map[string]string, error) {
 	env := map[string]string{"PATH": basePath, "HOSTNAME": pod.Name}
+	if img.containerProgram() != "" {
+		env["PATH"] = ProgramDir + ":" + basePath
+	}
+	for k, v := range apiServerEnv(rt.APIServer) {
+		env[k] = v
+	}
 	for _, from := range c.EnvFrom {
 		data, err := envFromSource(pod.Namespace, from, objs)
 		if err != nil {

@@ -66,7 +66,7 @@ func TestContainerEnv(t *testing.T) {
 			{Name: "UNKNOWN", Value: "$(NOPE)"},
 		},
 	}
-	got, err := containerEnv(pod, c, podRuntime{PodIP: "10.244.0.7", HostIP: "127.0.1.1"}, objs)
+	got, err := containerEnv(pod, c, Image{}, podRuntime{PodIP: "10.244.0.7", HostIP: "127.0.1.1"}, objs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestContainerEnvErrors(t *testing.T) {
 		{"bad field", corev1.EnvVar{Name: "F", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nope"}}}, `env F:`},
 	}
 	for _, tt := range tests {
-		_, err := containerEnv(pod, &corev1.Container{Env: []corev1.EnvVar{tt.env}}, podRuntime{}, objs)
+		_, err := containerEnv(pod, &corev1.Container{Env: []corev1.EnvVar{tt.env}}, Image{}, podRuntime{}, objs)
 		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 			t.Errorf("%s: got %v, want an error starting %q", tt.name, err, tt.want)
 		}

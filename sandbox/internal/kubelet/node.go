@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -54,7 +55,10 @@ type Config struct {
 	Client         kubernetes.Interface
 	Network        *Network
 	Images         ImageTable
-	Log            *slog.Logger
+	// APIServer is the API server's address as pods reach it, given to
+	// every container as KUBERNETES_SERVICE_HOST/PORT; unset: not given.
+	APIServer netip.AddrPort
+	Log       *slog.Logger
 }
 
 // Node is a running sandbox node: its virtual-kubelet controllers, kubelet

@@ -43,7 +43,9 @@ type Provider struct {
 	client   kubernetes.Interface
 	net      *Network
 	images   ImageTable
-	log      *slog.Logger
+	// apiServer is where pods reach the API server (KUBERNETES_SERVICE_*).
+	apiServer netip.AddrPort
+	log       *slog.Logger
 
 	mu          sync.Mutex
 	pods        map[types.NamespacedName]*podState
@@ -54,14 +56,15 @@ type Provider struct {
 
 func newProvider(cfg Config) *Provider {
 	return &Provider{
-		nodeName: cfg.NodeName,
-		hostIP:   cfg.Address,
-		dir:      filepath.Join(cfg.Dir, cfg.NodeName),
-		client:   cfg.Client,
-		net:      cfg.Network,
-		images:   cfg.Images,
-		log:      cfg.Log.With("node", cfg.NodeName),
-		pods:     map[types.NamespacedName]*podState{},
+		nodeName:  cfg.NodeName,
+		hostIP:    cfg.Address,
+		dir:       filepath.Join(cfg.Dir, cfg.NodeName),
+		client:    cfg.Client,
+		net:       cfg.Network,
+		images:    cfg.Images,
+		apiServer: cfg.APIServer,
+		log:       cfg.Log.With("node", cfg.NodeName),
+		pods:      map[types.NamespacedName]*podState{},
 	}
 }
 

@@ -31,6 +31,9 @@ type Options struct {
 	Nodes  int // default 3
 	Zones  int // default: one zone per node
 	BinDir string
+	// Images is what the kubelets run for each image; nil: the default
+	// table.
+	Images kubelet.ImageTable
 	Log    *slog.Logger
 }
 
@@ -43,6 +46,9 @@ type Supervisor struct {
 	network *kubelet.Network
 	ranges  podnet.HostRanges
 	proxy   *serviceproxy.Proxy
+	// apiForward serves the API server to pods on the bridge gateway.
+	apiForward *serviceproxy.TCPForward
+	apiForPods netip.AddrPort
 	// stopProxy ends the proxy's Run; proxyDone is closed when it returned.
 	stopProxy context.CancelFunc
 	proxyDone chan struct{}
@@ -71,8 +77,13 @@ type State struct {
 	PodCIDR    string `json:"podCIDR"`
 	Gateway    string `json:"gateway"`
 	// LoadBalancerRange is where LoadBalancer Services get their address.
-	LoadBalancerRange string              `json:"loadBalancerRange"`
-	ServiceProxy      serviceproxy.Status `json:"serviceProxy"`
+	LoadBalancerRange string `json:"loadBalancerRange"`
+	// PodAPIServer is where pods reach the API server (host:port), their
+	// KUBERNETES_SERVICE_HOST and _PORT.
+	PodAPIServer string `json:"podAPIServer"`
+	// Images is the image table: what each image runs.
+	Images       []kubelet.ImageEntry `json:"images"`
+	ServiceProxy serviceproxy.Status  `json:"serviceProxy"`
 	// StartupSeconds is from the supervisor's start to every node Ready.
 	StartupSeconds      float64                  `json:"startupSeconds"`
 	ControlPlaneSeconds float64                  `json:"controlPlaneSeconds"`
@@ -111,6 +122,9 @@ func Run(ctx context.Context, opts Options, ready func(State)) (err error) {
 	}
 	if opts.Log == nil {
 		opts.Log = slog.Default()
+	}
+	if opts.Images == nil {
+		opts.Images = kubelet.DefaultImages
 	}
 	names, err := NamesFor(opts.Dir)
 	if err != nil {
@@ -183,7 +197,9 @@ func (s *Supervisor) start(ctx context.Context) error {
 		Dir:         s.names.Dir,
 		BinDir:      s.opts.BinDir,
 		ClusterCIDR: cidr.String(),
-		Logf:        func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) },
+		// Pods reach the API server on the gateway (see startAPIForward).
+		ExtraSANs: []string{gateway.Addr().String()},
+		Logf:      func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) },
 	})
 	if err != nil {
 		return err
@@ -194,6 +210,9 @@ func (s *Supervisor) start(ctx context.Context) error {
 		return err
 	}
 
+	if err := s.startAPIForward(gateway.Addr()); err != nil {
+		return err
+	}
 	if err := s.startProxy(ctx, bridge); err != nil {
 		return err
 	}
@@ -221,7 +240,8 @@ func (s *Supervisor) start(ctx context.Context) error {
 			Dir:             filepath.Join(s.names.Dir, "pods"),
 			Client:          s.client,
 			Network:         s.network,
-			Images:          kubelet.DefaultImages,
+			Images:          s.opts.Images,
+			APIServer:       s.apiForPods,
 			Log:             log,
 		}}
 		wg.Add(1)
@@ -253,6 +273,24 @@ func (s *Supervisor) externalAddress(i int) string {
 		return ""
 	}
 	return a.String()
+}
+
+// startAPIForward makes the API server reachable from pods: a forward from
+// the bridge gateway, on the API server's own port, to the API server on
+// 127.0.0.1. Its serving certificate holds the gateway's address, so
+// in-cluster clients verify it with the cluster CA they are given. The
+// gateway is the sandbox's own address on its own bridge, so nothing
+// outside the machine can reach it.
+func (s *Supervisor) startAPIForward(gateway netip.Addr) error {
+	port := s.cp.APIServerPort()
+	listen := netip.AddrPortFrom(gateway, uint16(port))
+	f, err := serviceproxy.ListenForward(listen.String(), fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return fmt.Errorf("api server for pods: %w", err)
+	}
+	s.apiForward, s.apiForPods = f, listen
+	s.opts.Log.Info("api server for pods", "address", listen)
+	return nil
 }
 
 // startProxy puts every node's external address on the bridge and starts
@@ -341,6 +379,11 @@ func (s *Supervisor) teardown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	wg.Wait()
+	// After the pods, which may still talk to the API server while they
+	// stop (a daemon releasing its Lease); this also ends their watches.
+	if s.apiForward != nil {
+		_ = s.apiForward.Close()
+	}
 	var errs []error
 	if s.cp != nil {
 		errs = append(errs, s.cp.Stop(ctx))
@@ -363,6 +406,10 @@ func (s *Supervisor) State(ctx context.Context) State {
 	st.PodCIDR = s.network.PodCIDR.String()
 	st.Gateway = s.network.Bridge.Gateway.Addr().String()
 	st.LoadBalancerRange = s.ranges.LoadBalancers.String()
+	if s.apiForPods.IsValid() {
+		st.PodAPIServer = s.apiForPods.String()
+	}
+	st.Images = s.opts.Images.Entries()
 	if s.proxy != nil {
 		st.ServiceProxy = s.proxy.Status()
 	}
