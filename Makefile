@@ -10,7 +10,7 @@ K8S_CMDS := $(patsubst $(BIN)/%,k8s.io/kubernetes/cmd/%,$(K8S_BINS))
 # Gitea, a real Git server for the daemon's end-to-end tests (internal/giteatest).
 GITEA_BINS := $(BIN)/gitea $(BIN)/gitea.root
 
-.PHONY: all deps build sandbox redis-gitops test test-go test-fuzz test-sandbox vet demo demo-down bench clean
+.PHONY: all deps build sandbox redis-gitops demo-tool test test-go test-fuzz test-sandbox vet demo demo-down bench clean
 
 all: build
 
@@ -24,10 +24,14 @@ deps:
 	fi
 
 ## build: the product, the sandbox, and Kubernetes and Gitea from their Go modules (cached by the Go build cache).
-build: redis-gitops sandbox $(K8S_BINS) $(GITEA_BINS)
+build: redis-gitops demo-tool sandbox $(K8S_BINS) $(GITEA_BINS)
 
 redis-gitops:
-	$(GO) build -o $(BIN)/redis-gitops ./cmd/redis-gitops
+	$(GO) build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o $(BIN)/redis-gitops ./cmd/redis-gitops
+
+# make demo's program (hack/demo): a development tool, not the product.
+demo-tool:
+	$(GO) build -o $(BIN)/demo ./hack/demo
 
 sandbox:
 	cd sandbox && $(GO) build -o $(BIN)/sandbox ./cmd/sandbox
@@ -67,25 +71,13 @@ test-fuzz:
 test-sandbox:
 	cd sandbox && SANDBOX_BIN=$(BIN) $(GO) test -p 1 -timeout 25m ./...
 
-## demo: a 3-node sandbox, the minimal example applied and converged, a key written and read back.
+## demo: a 3-node sandbox, Gitea with a repo seeded from examples/, the daemon watching it by webhook; follows the cluster forming.
 demo: deps build
-	@if $(BIN)/sandbox status --dir $(SANDBOX_DIR) >/dev/null 2>&1; then \
-	  echo "a demo sandbox already runs in $(SANDBOX_DIR): use it (KUBECONFIG=$(SANDBOX_DIR)/kubeconfig), or 'make demo-down' first"; exit 1; fi
-	$(BIN)/sandbox up --dir $(SANDBOX_DIR) --nodes 3
-	@echo "==> applying examples/minimal and forming the Redis Cluster (placement per Kubernetes node)"
-	$(BIN)/redis-gitops reconcile --once --kubeconfig $(SANDBOX_DIR)/kubeconfig --path examples/minimal
-	$(BIN)/redis-gitops status --kubeconfig $(SANDBOX_DIR)/kubeconfig default/cache
-	@echo "==> cluster info, then a key written through one pod and read through another"
-	$(BIN)/kubectl --kubeconfig $(SANDBOX_DIR)/kubeconfig exec cache-0 -- redis-cli cluster info | head -3
-	$(BIN)/kubectl --kubeconfig $(SANDBOX_DIR)/kubeconfig exec cache-0 -- redis-cli -c set hello world
-	$(BIN)/kubectl --kubeconfig $(SANDBOX_DIR)/kubeconfig exec cache-1 -- redis-cli -c get hello
-	@echo
-	@echo "Try next: edit examples/minimal/cluster.yaml and run 'bin/redis-gitops reconcile --once --kubeconfig $(SANDBOX_DIR)/kubeconfig --path examples/minimal';"
-	@echo "          'bin/sandbox node kill sandbox-node-a --dir $(SANDBOX_DIR)', then reconcile again and 'bin/redis-gitops status default/cache'."
-	@echo "Stop: make demo-down (leaves nothing behind)."
+	$(BIN)/demo up --dir $(SANDBOX_DIR) --bin $(BIN)
 
+## demo-down: stops the demo's daemon, Gitea and sandbox; leaves nothing behind.
 demo-down:
-	$(BIN)/sandbox down --dir $(SANDBOX_DIR)
+	$(BIN)/demo down --dir $(SANDBOX_DIR) --bin $(BIN)
 
 clean: demo-down
 	rm -rf $(BIN)

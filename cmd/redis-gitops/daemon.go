@@ -55,6 +55,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&cfg.GitAuth.UsernameFile, "git-username-file", "", "file holding the HTTPS username (or $REDIS_GITOPS_GIT_USERNAME)")
 	fs.StringVar(&cfg.GitAuth.PasswordFile, "git-password-file", "", "file holding the HTTPS password (or $REDIS_GITOPS_GIT_PASSWORD)")
 	fs.StringVar(&cfg.GitAuth.TokenFile, "git-token-file", "", "file holding an HTTPS access token (or $REDIS_GITOPS_GIT_TOKEN)")
+	fs.BoolVar(&cfg.GitAuth.InsecureHTTP, "git-insecure-http", false, "send Git credentials over plain http to a host that is not loopback (only on a network you trust)")
 	fs.BoolVar(&cfg.LeaderElect, "leader-elect", true, "elect one acting daemon with a Lease; followers wait ready to take over")
 	fs.StringVar(&cfg.LeaseNamespace, "lease-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the Lease (default $POD_NAMESPACE)")
 	fs.StringVar(&cfg.LeaseName, "lease-name", "redis-gitops", "name of the Lease")

@@ -180,6 +180,8 @@ func TestAuthConfigHTTP(t *testing.T) {
 		{name: "plain http to loopback", cfg: AuthConfig{TokenFile: tokenFile}, url: "http://127.0.0.1:8080/repo.git",
 			want: &githttp.BasicAuth{Username: "git", Password: "tok-file"}},
 		{name: "local path takes none", cfg: AuthConfig{TokenFile: tokenFile}, url: "/srv/git/repo.git"},
+		{name: "plain http elsewhere, allowed on purpose", cfg: AuthConfig{TokenFile: tokenFile, InsecureHTTP: true}, url: "http://10.244.0.1:3000/repo.git",
+			want: &githttp.BasicAuth{Username: "git", Password: "tok-file"}},
 
 		{name: "token and password", cfg: AuthConfig{TokenFile: tokenFile, PasswordFile: passFile}, wantErr: "both a token and a password"},
 		{name: "token file and password env", cfg: AuthConfig{TokenFile: tokenFile}, env: map[string]string{EnvPassword: "pw"}, wantErr: "both a token and a password"},

@@ -75,6 +75,18 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
+// Run starts a Gitea server in dir outside a test (make demo), until Stop
+// or until the calling process dies.
+func Run(dir string) (*Server, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return start(dir)
+}
+
+// Stop stops a server that Run started.
+func (s *Server) Stop() error { return s.stop() }
+
 var shared struct {
 	inMain bool
 	once   sync.Once
@@ -208,7 +220,7 @@ func startOnce(dir, bin, root string) (*Server, error) {
 		s.stop()
 		return nil, err
 	}
-	if testing.Verbose() {
+	if testing.Testing() && testing.Verbose() {
 		fmt.Fprintf(os.Stderr, "giteatest: gitea at %s ready in %s (web answering after %s)\n",
 			s.URL, time.Since(began).Round(time.Millisecond), web.Round(time.Millisecond))
 	}

@@ -33,7 +33,12 @@ var (
 
 // Main starts a 3-node sandbox, runs the tests, and stops it, checking that
 // nothing is left behind. Call it from TestMain: os.Exit(sandboxtest.Main(m)).
-func Main(m *testing.M) int {
+func Main(m *testing.M) int { return MainWithImages(m) }
+
+// MainWithImages is Main with images mapped to programs of bin/: for each
+// name, every tag of image repository name (any owner) runs bin/<name> in
+// the sandbox, e.g. "redis-gitops" for ghcr.io/redis-gitops/redis-gitops.
+func MainWithImages(m *testing.M, images ...string) int {
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "sandboxtest: end-to-end tests need root (the sandbox makes network namespaces)")
 		return 1
@@ -49,7 +54,11 @@ func Main(m *testing.M) int {
 	}
 	sandbox := filepath.Join(binDir, "sandbox")
 	code := 1
-	if out, err := run(sandbox, "up", "--dir", dir); err != nil {
+	up := []string{"up", "--dir", dir}
+	for _, name := range images {
+		up = append(up, "--image", name+"="+filepath.Join(binDir, name))
+	}
+	if out, err := run(sandbox, up...); err != nil {
 		fmt.Fprintln(os.Stderr, "sandboxtest: sandbox up:", err, out)
 	} else if config, err = clientcmd.BuildConfigFromFlags("", filepath.Join(dir, "kubeconfig")); err != nil {
 		fmt.Fprintln(os.Stderr, "sandboxtest:", err)

@@ -99,17 +99,42 @@ func processesInNetns(names []string) []int {
 	return pids
 }
 
-// processesMentioning finds processes (other than this one) whose command
-// line names dir: the supervisor and control-plane components all do.
+// processesMentioning finds processes whose command line names dir: the
+// supervisor and control-plane components all do. This process and its
+// ancestors are not among them: whatever runs `sandbox down --dir D` (a
+// make target, a script given D) names D too.
 func processesMentioning(dir string) []int {
 	var pids []int
-	self := os.Getpid()
+	mine := map[int]bool{}
+	for pid := os.Getpid(); pid > 1 && !mine[pid]; pid = parentOf(pid) {
+		mine[pid] = true
+	}
 	for _, pid := range allPids() {
-		if pid != self && strings.Contains(cmdline(pid), dir) {
+		if !mine[pid] && strings.Contains(cmdline(pid), dir) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
+}
+
+// parentOf is pid's parent from /proc/<pid>/stat (0 when unknown).
+func parentOf(pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: fields start after
+	// its closing parenthesis.
+	rest := string(data)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	f := strings.Fields(rest)
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }
 
 func cmdline(pid int) string {
