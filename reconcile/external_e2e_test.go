@@ -128,7 +128,6 @@ func TestExternalAccess(t *testing.T) {
 	want := wanted()
 	announced(want)
 
-
 	// A client outside Kubernetes: one address to start, MOVED to the rest.
 	var seed string
 	for _, w := range want {
