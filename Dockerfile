@@ -1,5 +1,6 @@
-# redis-gitops: the CLI and (with #5) the daemon, as a small non-root image.
-# Build: docker build -t redis-gitops .
+# redis-gitops: the CLI and the daemon (deploy/ runs `redis-gitops daemon`),
+# as a small non-root image with a static binary.
+# Build: docker build --build-arg VERSION=$(git describe --always) -t ghcr.io/redis-gitops/redis-gitops:dev .
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
