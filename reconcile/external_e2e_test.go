@@ -129,12 +129,7 @@ func TestExternalAccess(t *testing.T) {
 	announced(want)
 
 	// A client outside Kubernetes: one address to start, MOVED to the rest.
-	var seed string
-	for _, w := range want {
-		seed = strings.Split(w, "@")[0]
-		break
-	}
-	outside := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{seed}, MaxRedirects: 16})
+	outside := outsideClient(want)
 	defer outside.Close()
 	clustertest.Fill(t, outside, 3000)
 	clustertest.ReadAll(t, outside, 3000)
@@ -202,12 +197,7 @@ func TestExternalAccess(t *testing.T) {
 	})
 	t.Logf("load balancer addresses: %v", lbWant)
 	announced(lbWant)
-	var lbSeed string
-	for _, w := range lbWant {
-		lbSeed = strings.Split(w, "@")[0]
-		break
-	}
-	viaLB := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{lbSeed}, MaxRedirects: 16})
+	viaLB := outsideClient(lbWant)
 	defer viaLB.Close()
 	clustertest.ReadAll(t, viaLB, 3000)
 
@@ -247,4 +237,15 @@ func TestExternalAccess(t *testing.T) {
 		}
 	}
 
+}
+
+// outsideClient is a cluster client on the host given one announced
+// address (ip:port@bus) of want: it finds the others through the cluster.
+func outsideClient(want map[string]string) *redis.ClusterClient {
+	var seed string
+	for _, w := range want {
+		seed = strings.Split(w, "@")[0]
+		break
+	}
+	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{seed}, MaxRedirects: 16})
 }
