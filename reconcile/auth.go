@@ -145,5 +145,5 @@ func (r *Redis) observeDialer(ctx context.Context, c *spec.RedisCluster) (conver
 	if err != nil {
 		return nil, err
 	}
-	return converge.FallbackDialer(passwordCandidates(pw, st)), nil
+	return converge.FallbackDialer(ctx, passwordCandidates(pw, st)), nil
 }

@@ -110,7 +110,7 @@ func (r *Redis) Converge(ctx context.Context, c *spec.RedisCluster, dryRun bool)
 	candidates := passwordCandidates(pw, st)
 	dial, migrateDial := r.Dial, r.Dial
 	if dial == nil {
-		dial, migrateDial = converge.FallbackDialer(candidates), converge.MigrationDialer(pw)
+		dial, migrateDial = converge.FallbackDialer(ctx, candidates), converge.MigrationDialer(pw)
 	}
 	dial, migrateDial = wrap(dial), wrap(migrateDial)
 	t := TargetFor(c)
@@ -136,7 +136,7 @@ func (r *Redis) Converge(ctx context.Context, c *spec.RedisCluster, dryRun bool)
 		}
 		if r.Dial == nil && !dryRun {
 			// A fresh dialer: the old password may be gone now.
-			dial = wrap(converge.FallbackDialer(candidates))
+			dial = wrap(converge.FallbackDialer(ctx, candidates))
 		}
 	}
 	ob := &converge.Observer{Client: r.Client, Dial: dial}

@@ -30,8 +30,9 @@ func IsAuthError(err error) bool {
 // is how the reconciler reaches every node while a password changes: some
 // nodes may still take only the old one ("" is no password at all, a
 // cluster that had no auth). A node that answers none, or cannot be
-// reached, gets the first password, and its errors show on use.
-func FallbackDialer(passwords []string) Dialer {
+// reached, gets the first password, and its errors show on use. ctx bounds
+// the probes (each also at most 5 s).
+func FallbackDialer(ctx context.Context, passwords []string) Dialer {
 	var mu sync.Mutex
 	chosen := map[string]string{}
 	return func(addr string) Admin {
@@ -46,8 +47,8 @@ func FallbackDialer(passwords []string) Dialer {
 		}
 		for _, pw := range passwords {
 			a := RedisDialer(pw)(addr)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, err := a.Do(ctx, "PING")
+			probe, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := a.Do(probe, "PING")
 			cancel()
 			if err == nil {
 				mu.Lock()
