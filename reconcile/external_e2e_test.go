@@ -77,22 +77,18 @@ func TestExternalAccess(t *testing.T) {
 		t.Helper()
 		// CLUSTER SHARDS, on every node, lists every node at its address.
 		sandboxtest.Eventually(t, 30*time.Second, "every node lists every node at its NodePort address", func() error {
-			for name, p := range h.pods() {
-				c := redis.NewClient(&redis.Options{Addr: p.Status.PodIP + ":6379"})
-				shards, err := c.ClusterShards(ctx).Result()
-				c.Close()
-				if err != nil {
-					return fmt.Errorf("%s: %v", name, err)
-				}
+			views, err := shardsSeenBy(ctx, h)
+			if err != nil {
+				return err
+			}
+			for name, nodes := range views {
 				seen := map[string]bool{}
-				for _, s := range shards {
-					for _, n := range s.Nodes {
-						seen[fmt.Sprintf("%s:%d", n.IP, n.Port)] = true
-					}
+				for _, n := range nodes {
+					seen[fmt.Sprintf("%s:%d", n.IP, n.Port)] = true
 				}
 				for pod, addr := range want {
 					if !seen[strings.Split(addr, "@")[0]] {
-						return fmt.Errorf("CLUSTER SHARDS on %s does not list %s at %s: %v", name, pod, addr, shards)
+						return fmt.Errorf("CLUSTER SHARDS on %s does not list %s at %s: %v", name, pod, addr, nodes)
 					}
 				}
 			}
@@ -214,18 +210,14 @@ func TestExternalAccess(t *testing.T) {
 	}
 	announced(podWant)
 	sandboxtest.Eventually(t, 30*time.Second, "every node lists every node's hostname as its endpoint", func() error {
-		for name, p := range h.pods() {
-			c := redis.NewClient(&redis.Options{Addr: p.Status.PodIP + ":6379"})
-			shards, err := c.ClusterShards(ctx).Result()
-			c.Close()
-			if err != nil {
-				return fmt.Errorf("%s: %v", name, err)
-			}
-			for _, s := range shards {
-				for _, n := range s.Nodes {
-					if !strings.HasSuffix(n.Hostname, "."+h.ns+".redis.example.test") || n.Endpoint != n.Hostname {
-						return fmt.Errorf("CLUSTER SHARDS on %s: node %s has hostname %q, endpoint %q", name, n.IP, n.Hostname, n.Endpoint)
-					}
+		views, err := shardsSeenBy(ctx, h)
+		if err != nil {
+			return err
+		}
+		for name, nodes := range views {
+			for _, n := range nodes {
+				if !strings.HasSuffix(n.Hostname, "."+h.ns+".redis.example.test") || n.Endpoint != n.Hostname {
+					return fmt.Errorf("CLUSTER SHARDS on %s: node %s has hostname %q, endpoint %q", name, n.IP, n.Hostname, n.Endpoint)
 				}
 			}
 		}
@@ -248,4 +240,21 @@ func outsideClient(want map[string]string) *redis.ClusterClient {
 		break
 	}
 	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{seed}, MaxRedirects: 16})
+}
+
+// shardsSeenBy is, for every pod, the nodes its CLUSTER SHARDS lists.
+func shardsSeenBy(ctx context.Context, h *harness) (map[string][]redis.Node, error) {
+	out := map[string][]redis.Node{}
+	for name, p := range h.pods() {
+		c := redis.NewClient(&redis.Options{Addr: p.Status.PodIP + ":6379"})
+		shards, err := c.ClusterShards(ctx).Result()
+		c.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", name, err)
+		}
+		for _, s := range shards {
+			out[name] = append(out[name], s.Nodes...)
+		}
+	}
+	return out, nil
 }

@@ -393,7 +393,7 @@ func (d demo) serve() error {
 		Description: "Redis Clusters declared in Git, reconciled by redis-gitops"}); err != nil {
 		return fmt.Errorf("create repo: %w", err)
 	}
-	port, err := freePort()
+	port, err := giteatest.FreePort()
 	if err != nil {
 		return err
 	}
@@ -507,15 +507,6 @@ func waitHTTP(url string, timeout time.Duration) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func randomHex() string {

@@ -169,7 +169,7 @@ func start(dir string) (*Server, error) {
 var errPortTaken = errors.New("port taken")
 
 func startOnce(dir, bin, root string) (*Server, error) {
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -391,7 +391,9 @@ func giteaEnv(dir string) []string {
 		"NO_PROXY=*", "no_proxy=*")
 }
 
-func freePort() (int, error) {
+// FreePort is a TCP port free on 127.0.0.1 now (another process may take
+// it before the caller binds it).
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
