@@ -181,6 +181,11 @@ func (d demo) up() error {
 	if err := d.follow(ctx, in); err != nil {
 		return err
 	}
+	// make demo does not build kubectl, to be up sooner; make build does.
+	kubectl, kubectlNote := filepath.Join(d.bin, "kubectl"), ""
+	if _, err := os.Stat(kubectl); err != nil {
+		kubectl, kubectlNote = "kubectl", "\n    (your own kubectl, or 'make kubectl' builds bin/kubectl)"
+	}
 	clone := strings.Replace(in.GiteaURL, "http://", "http://"+in.Username+":"+in.Password+"@", 1) + "/" + in.Username + "/" + repoName + ".git"
 	fmt.Printf(`
 Done in %s. Try next:
@@ -189,9 +194,9 @@ Done in %s. Try next:
   - open a pull request that changes a cluster: the daemon comments its plan on it
   - lose a machine: %s/sandbox node kill sandbox-node-a --dir %s
     (the replicas take over; the daemon restores placement once the node is back: node start)
-  - look: KUBECONFIG=%s/kubeconfig %s/kubectl get pods -o wide
+  - look: KUBECONFIG=%s/kubeconfig %s get pods -o wide%s
 Stop: make demo-down (leaves nothing behind).
-`, time.Since(began).Round(time.Second), clone, d.bin, d.dir, d.dir, d.bin)
+`, time.Since(began).Round(time.Second), clone, d.bin, d.dir, d.dir, kubectl, kubectlNote)
 	return nil
 }
 
