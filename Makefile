@@ -18,13 +18,13 @@ GITEA_BINS := $(BIN)/gitea $(BIN)/gitea.root
 # start keep Go's default.
 GO_BUILD := GOGC=400 $(GO) build
 
-.PHONY: all deps build demo-build sandbox redis-gitops demo-tool kubectl test test-go test-fuzz test-sandbox vet demo demo-down bench clean
+.PHONY: all deps build binaries sandbox redis-gitops demo-tool kubectl test test-go test-fuzz test-sandbox vet demo demo-down bench clean
 
 all: build
 
 ## deps: install missing Debian packages (as root).
 deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" -ne 0 ]; then echo "missing Debian packages: $$missing; run as root or install them" >&2; exit 1; fi; \
 	  echo "installing:" $$missing; \
@@ -32,13 +32,21 @@ deps:
 	fi
 
 ## build: the product, the sandbox, and Kubernetes and Gitea from their Go modules (cached by the Go build cache).
-# In this order on purpose: the product's build compiles client-go,
-# apimachinery and the rest of what the three modules share (at one version
-# each: hack/modsync), and the later builds find them in the cache.
-build: demo-build kubectl
+build:
+	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) binaries kubectl
 
-## demo-build: what make demo runs: everything but kubectl.
-demo-build: redis-gitops demo-tool sandbox $(K8S_BINS) $(GITEA_BINS)
+# Up to three jobs at once, in an order that lets the Go build cache serve the
+# later builds: the product's build goes first and compiles client-go,
+# apimachinery and the rest of what the three modules share (at one version
+# each: hack/modsync); then the sandbox-and-Kubernetes line and the Gitea line
+# run side by side, each using the cores the other leaves idle while it
+# downloads modules or links. Three lines of Go builds at once from a cold
+# cache would compile the shared packages three times.
+BUILD_JOBS ?= 3
+binaries: redis-gitops demo-tool sandbox $(K8S_BINS) $(GITEA_BINS)
+demo-tool sandbox $(GITEA_BINS): | redis-gitops
+$(K8S_BINS): | sandbox
+$(BIN)/kubectl: | $(K8S_BINS)
 
 redis-gitops:
 	$(GO_BUILD) -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o $(BIN)/redis-gitops ./cmd/redis-gitops
@@ -80,7 +88,10 @@ vet:
 	cd sandbox && $(GO) vet ./...
 
 ## test: everything, unit and end-to-end, on a fresh machine of this kind.
-test: deps build vet test-go test-fuzz test-sandbox
+# Debian's packages install while the Go builds run.
+test:
+	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) deps binaries kubectl
+	@$(MAKE) --no-print-directory vet test-go test-fuzz test-sandbox
 
 # The product's tests; packages with end-to-end tests start their own sandbox
 # through bin/sandbox.
@@ -96,7 +107,9 @@ test-sandbox:
 	cd sandbox && SANDBOX_BIN=$(BIN) $(GO) test -p 1 -timeout 25m ./...
 
 ## demo: a 3-node sandbox, Gitea with a repo seeded from examples/, the daemon watching it by webhook; follows the cluster forming.
-demo: deps demo-build
+# Everything but kubectl, which the demo does not need (make kubectl).
+demo:
+	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) deps binaries
 	$(BIN)/demo up --dir $(SANDBOX_DIR) --bin $(BIN)
 
 ## demo-down: stops the demo's daemon, Gitea and sandbox; leaves nothing behind.
