@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -46,5 +47,31 @@ func TestREADMECommands(t *testing.T) {
 				t.Errorf("README: `redis-gitops %s %s`: the command has no such flag", cmd, f[1])
 			}
 		}
+	}
+}
+
+// TestREADMEMakeTargets: every `make TARGET` the README names is a target
+// of the Makefile (make -n, which runs nothing but sub-makes, themselves
+// dry runs, resolves it), so the README cannot send anyone to "No rule to
+// make target".
+func TestREADMEMakeTargets(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\bmake ([a-z][a-z0-9-]*)`).FindAllStringSubmatch(string(data), -1) {
+		target := m[1]
+		if seen[target] {
+			continue
+		}
+		seen[target] = true
+		out, err := exec.Command("make", "-n", "-C", "../..", target).CombinedOutput()
+		if err != nil {
+			t.Errorf("README: `make %s`: %v\n%s", target, err, out)
+		}
+	}
+	if !seen["demo"] || !seen["test"] {
+		t.Errorf("README names make targets %v; it must name demo and test", seen)
 	}
 }
