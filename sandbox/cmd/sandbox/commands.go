@@ -192,15 +192,19 @@ func cmdUp(ctx context.Context, args []string) error {
 		}
 		fmt.Printf("walkthrough StatefulSet: 6 pods Ready %.1f s after apply\n", secs)
 	}
+	kubectl := filepath.Join(binDir(), "kubectl")
+	if _, err := os.Stat(kubectl); err != nil {
+		kubectl = "kubectl" // make demo builds none; make kubectl does
+	}
 	fmt.Printf(`
 Use it:
   export KUBECONFIG=%s
-  %s/kubectl get nodes -L topology.kubernetes.io/zone
+  %s get nodes -L topology.kubernetes.io/zone
   %s/sandbox status --dir %s
   %s/sandbox node kill|start|partition|heal sandbox-node-a --dir %s
 Stop it (leaves nothing behind):
   %s/sandbox down --dir %s
-`, st.Kubeconfig, binDir(), binDir(), *dir, binDir(), *dir, binDir(), *dir)
+`, st.Kubeconfig, kubectl, binDir(), *dir, binDir(), *dir, binDir(), *dir)
 	return nil
 }
 
