@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -232,8 +233,18 @@ func TestGitOpsLoop(t *testing.T) {
 	})
 
 	t.Run("a replica moved by hand comes back with drift: correct", func(t *testing.T) {
+		before := d.writes()
 		moveReplicaOntoItsMastersNode(t, ns, "cache")
+		// The report on main was Ready before the move: waiting for Ready
+		// alone could end at once. The daemon must have written to Redis
+		// since (its CLUSTER REPLICATE), and the cluster must show it.
 		sandboxtest.Eventually(t, time.Minute, "placement restored", func() error {
+			if d.writes()["redis"] == before["redis"] {
+				return errors.New("no Redis write by the daemon since the move")
+			}
+			if err := placementError(t, ns, "cache", 3, 1); err != nil {
+				return err
+			}
 			r, _ := statusOf(t, srv, repo, ns, "cache")
 			return ready(r)
 		})

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -206,11 +207,25 @@ func checkCluster(t testing.TB, ns, name string, masters, replicas int) {
 			t.Fatalf("cluster check lacks %q:\n%s", want, out)
 		}
 	}
+	if err := placementError(t, ns, name, masters, replicas); err != nil {
+		t.Error(err)
+	}
+}
+
+// placementError says what differs from the declared roles and placement
+// (masters and replicas counted, no replica on its master's Kubernetes
+// node) in CLUSTER NODES as the first pod sees it; nil when nothing does.
+func placementError(t testing.TB, ns, name string, masters, replicas int) error {
+	t.Helper()
+	pods := clusterPods(t, ns, name)
+	if len(pods) == 0 {
+		return errors.New("no pods")
+	}
 	nodeOf := map[string]string{}
 	for _, p := range pods {
 		nodeOf[p.Status.PodIP] = p.Spec.NodeName
 	}
-	text := sandboxtest.Kubectl(t, nil, "-n", ns, "exec", first.Name, "--", "redis-cli", "cluster", "nodes")
+	text := sandboxtest.Kubectl(t, nil, "-n", ns, "exec", pods[0].Name, "--", "redis-cli", "cluster", "nodes")
 	nodes, err := topology.ParseClusterNodes(text)
 	if err != nil {
 		t.Fatal(err)
@@ -219,6 +234,7 @@ func checkCluster(t testing.TB, ns, name string, masters, replicas int) {
 	for _, n := range nodes {
 		byID[n.ID] = n
 	}
+	var problems []string
 	m, r := 0, 0
 	for _, n := range nodes {
 		switch {
@@ -227,13 +243,17 @@ func checkCluster(t testing.TB, ns, name string, masters, replicas int) {
 		case n.Has("slave"):
 			r++
 			if nodeOf[n.IP] == nodeOf[byID[n.MasterID].IP] {
-				t.Errorf("replica %s and its master share Kubernetes node %s", n.IP, nodeOf[n.IP])
+				problems = append(problems, fmt.Sprintf("replica %s and its master share Kubernetes node %s", n.IP, nodeOf[n.IP]))
 			}
 		}
 	}
 	if m != masters || r != masters*replicas {
-		t.Errorf("roles: %d masters, %d replicas; want %d and %d\n%s", m, r, masters, masters*replicas, text)
+		problems = append(problems, fmt.Sprintf("roles: %d masters, %d replicas; want %d and %d\n%s", m, r, masters, masters*replicas, text))
 	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 func clusterPods(t testing.TB, ns, name string) []corev1.Pod {
