@@ -101,7 +101,10 @@ func Converge(ctx context.Context, ob *Observer, ex *Executor, t Target, d topol
 			if err := waitHealthy(ctx, ex, o, opts.Settle); err != nil {
 				return res, err
 			}
-			return res, nil
+			if len(plan.Waiting) == 0 {
+				return res, nil
+			}
+			continue // what waited for the cluster to settle can go now
 		}
 		if err := ex.Run(ctx, o, plan.Actions); err != nil {
 			return res, err

@@ -127,3 +127,51 @@ func TestPlanReportsSlotSkew(t *testing.T) {
 		t.Errorf("moves %d slots, want %d", got, want)
 	}
 }
+
+// TestPlanRoleSwapWaitsForTheLink: after a failover (a roll, a lost node)
+// shard 1's master is cache-5 and cache-0, where placement wants it, is its
+// replica. The swap back is a planned failover, only once cache-0's link
+// is up; until then the plan says it waits, so that a pass does not end
+// converged with the swap owed.
+func TestPlanRoleSwapWaitsForTheLink(t *testing.T) {
+	pods := podsOn("a", "b", "c", "a", "b", "c")
+	swapped := map[int]string{
+		1: line(1, "10.0.0.1", "slave", 6, ""),
+		6: line(6, "10.0.0.6", "master", 0, "0-5460"),
+	}
+	d := Desired{Masters: 3, ReplicasPerMaster: 1, ClientPort: 6379, BusPort: 16379}
+	for _, tc := range []struct {
+		link        string
+		wantActions string
+		wantWaiting string
+	}{
+		{link: "up", wantActions: "failover cache-0"},
+		{link: "down", wantWaiting: "failover cache-0: waits for its replication link to cache-5"},
+	} {
+		t.Run("link "+tc.link, func(t *testing.T) {
+			replies := map[string]Reply{}
+			for i, p := range pods {
+				replies[p.Name] = Reply{ClusterNodes: healthy(i+1, swapped), Replication: "master_link_status:up"}
+			}
+			replies["cache-0"] = Reply{ClusterNodes: healthy(1, swapped), Replication: "role:slave\r\nmaster_link_status:" + tc.link}
+			o, err := Observe(pods, replies)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := PlanTopology(d, o)
+			if got := strings.Join(kinds(p), ", "); got != tc.wantActions {
+				t.Errorf("actions %q, want %q", got, tc.wantActions)
+			}
+			if got := strings.Join(p.Waiting, "; "); got != tc.wantWaiting {
+				t.Errorf("waiting %q, want %q", got, tc.wantWaiting)
+			}
+			role := false
+			for _, dr := range p.Drift {
+				role = role || dr.Kind == DriftRole && dr.Subject == "cache-0"
+			}
+			if !role {
+				t.Errorf("no role drift for cache-0 in %+v", p.Drift)
+			}
+		})
+	}
+}
