@@ -370,20 +370,21 @@ func planFormed(d Desired, o *Observed, want int, p Plan) Plan {
 			// its master is the node that should become its replica and the
 			// link is in sync (CLUSTER FAILOVER waits for the offset anyway).
 			cur := o.Nodes[n.Self.MasterID]
-			switch {
-			case cur == nil || desiredMaster[cur.Pod.Name]:
-			case n.MasterLinkUp:
+			if cur == nil || desiredMaster[cur.Pod.Name] {
+				continue
+			}
+			detail := "should be a master: " + cur.Pod.Name + " took over in a failover"
+			if n.MasterLinkUp {
 				p.Actions = append(p.Actions, Action{Kind: Failover, Pod: podName, Node: id, Target: cur.ID, TargetPod: cur.Pod.Name,
 					Reason: fmt.Sprintf("placement wants this shard's master on %s (domain %s), not on %s (domain %s): swap roles with a planned failover", podName, n.Pod.Domain, cur.Pod.Name, cur.Pod.Domain)})
-				p.Drift = append(p.Drift, Drift{Kind: DriftRole, Subject: podName, Detail: "should be a master: " + cur.Pod.Name + " took over in a failover"})
-				failingOver[podName], failingOver[cur.Pod.Name] = true, true
-			default:
+			} else {
 				// Just restarted, or still in its first sync: the swap waits for
 				// the link, and the pass for the swap.
 				p.Waiting = append(p.Waiting, fmt.Sprintf("failover %s: waits for its replication link to %s", podName, cur.Pod.Name))
-				p.Drift = append(p.Drift, Drift{Kind: DriftRole, Subject: podName, Detail: "should be a master: " + cur.Pod.Name + " took over in a failover; the swap waits for its replication link"})
-				failingOver[podName], failingOver[cur.Pod.Name] = true, true
+				detail += "; the swap waits for its replication link"
 			}
+			p.Drift = append(p.Drift, Drift{Kind: DriftRole, Subject: podName, Detail: detail})
+			failingOver[podName], failingOver[cur.Pod.Name] = true, true
 			continue
 		}
 		if n.SlotCount() == 0 && len(uncovered) == 0 {
