@@ -3,7 +3,6 @@ package reconcile
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -23,16 +22,50 @@ const rollStep = 3 * time.Minute
 
 // staleReason says why a pod must restart: its template is older than the
 // StatefulSet's (image, resources: the StatefulSet is OnDelete, so only
-// the reconciler replaces pods), or it runs a setting Redis cannot change
-// at runtime. "" when it need not.
-func staleReason(p corev1.Pod, sts *appsv1.StatefulSet, needsRestart map[string][]string) string {
-	if rev := sts.Status.UpdateRevision; rev != "" && p.Labels[appsv1.StatefulSetRevisionLabel] != rev {
-		return "its pod template is older than the StatefulSet's"
+// the reconciler replaces pods), or the template is about to change
+// (templateChange, for a plan or a dry run: the StatefulSet is not
+// applied yet), or it runs a setting Redis cannot change at runtime. ""
+// when it need not.
+func staleReason(p corev1.Pod, sts *appsv1.StatefulSet, templateChange string, needsRestart map[string][]string) string {
+	if sts != nil {
+		if rev := sts.Status.UpdateRevision; rev != "" && p.Labels[appsv1.StatefulSetRevisionLabel] != rev {
+			return "its pod template is older than the StatefulSet's"
+		}
+	}
+	if templateChange != "" {
+		return templateChange
 	}
 	if keys := needsRestart[p.Name]; len(keys) > 0 {
 		return "it runs " + strings.Join(keys, ", ") + " with a value Redis cannot change at runtime"
 	}
 	return ""
+}
+
+// stalePods reads the cluster's pods and says which must restart, and
+// why (staleReason). sts nil: the StatefulSet does not exist yet.
+func (r *Redis) stalePods(ctx context.Context, t converge.Target, sts *appsv1.StatefulSet, templateChange string, needsRestart map[string][]string) (map[string]string, error) {
+	pods, err := r.Client.CoreV1().Pods(t.Namespace).List(ctx, metav1.ListOptions{LabelSelector: t.Selector})
+	if err != nil {
+		return nil, fmt.Errorf("list pods of %s/%s: %w", t.Namespace, t.Name, err)
+	}
+	stale := map[string]string{}
+	for _, p := range pods.Items {
+		if why := staleReason(p, sts, templateChange, needsRestart); why != "" && p.DeletionTimestamp == nil {
+			stale[p.Name] = why
+		}
+	}
+	return stale, nil
+}
+
+// needsRestartByPod groups the settings that need a restart by pod.
+func needsRestartByPod(diffs []converge.SettingDiff) map[string][]string {
+	out := map[string][]string{}
+	for _, s := range diffs {
+		if s.NeedsRestart {
+			out[s.Pod] = append(out[s.Pod], s.Key)
+		}
+	}
+	return out
 }
 
 // roll restarts, one pod at a time, every pod that must restart: in each
@@ -46,27 +79,16 @@ func staleReason(p corev1.Pod, sts *appsv1.StatefulSet, needsRestart map[string]
 // settle runs after each step, once the cluster is whole again: it sets
 // what a restarted node lost (the address it announces).
 func (r *Redis) roll(ctx context.Context, c *spec.RedisCluster, ob *converge.Observer, ex *converge.Executor, t converge.Target, res *converge.Result, settle func(*topology.Observed) error) ([]topology.Action, error) {
-	needsRestart := map[string][]string{}
-	for _, s := range res.Settings {
-		if s.NeedsRestart {
-			needsRestart[s.Pod] = append(needsRestart[s.Pod], s.Key)
-		}
-	}
+	needsRestart := needsRestartByPod(res.Settings)
 	var done []topology.Action
 	for {
 		sts, err := r.observedStatefulSet(ctx, t)
 		if err != nil {
 			return done, err
 		}
-		pods, err := r.Client.CoreV1().Pods(t.Namespace).List(ctx, metav1.ListOptions{LabelSelector: t.Selector})
+		stale, err := r.stalePods(ctx, t, sts, "", needsRestart)
 		if err != nil {
 			return done, err
-		}
-		stale := map[string]string{}
-		for _, p := range pods.Items {
-			if why := staleReason(p, sts, needsRestart); why != "" && p.DeletionTimestamp == nil {
-				stale[p.Name] = why
-			}
 		}
 		if len(stale) == 0 {
 			return done, nil
@@ -136,49 +158,26 @@ func stopped(stop <-chan struct{}) bool {
 	}
 }
 
-// rollOne restarts one pod: a stale replica if there is one, else a stale
-// master after handing its shard to an in-sync replica.
+// rollOne takes the first step of the roll planned over o: its first
+// restart, with the planned failover before it when a master restarts.
 func (r *Redis) rollOne(ctx context.Context, c *spec.RedisCluster, o *topology.Observed, ex *converge.Executor, t converge.Target, stale map[string]string) ([]topology.Action, error) {
-	names := make([]string, 0, len(stale))
-	for n := range stale {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	// Replicas (and pods that answer nothing: they serve nothing) first.
-	for _, name := range names {
-		if n := o.Nodes[o.ByPod[name]]; n == nil || !n.IsMaster() || n.SlotCount() == 0 {
-			a := topology.Action{Kind: topology.Restart, Pod: name, Node: o.ByPod[name], Reason: "rolling restart: " + stale[name]}
-			return []topology.Action{a}, r.restartPod(ctx, t, name, a)
+	step := topology.NextRollStep(topology.PlanRoll(o, stale))
+	for i, a := range step {
+		switch a.Kind {
+		case topology.Failover:
+			if err := ex.Run(ctx, o, []topology.Action{a}); err != nil { // it logs the action
+				return step[:i], err
+			}
+		case topology.Restart:
+			if a.Unavailable && r.Log != nil {
+				r.Log.Warn("rolling restart of a master without an in-sync replica: its slots are unavailable until it is back", "cluster", c.Key(), "pod", a.Pod)
+			}
+			if err := r.restartPod(ctx, t, a.Pod, a); err != nil {
+				return step[:i+1], err
+			}
 		}
 	}
-	name := names[0]
-	m := o.Nodes[o.ByPod[name]]
-	var acts []topology.Action
-	if rep := inSyncReplica(o, m); rep != nil {
-		fo := topology.Action{Kind: topology.Failover, Pod: rep.Pod.Name, Node: rep.ID, Target: m.ID, TargetPod: name,
-			Reason: "rolling restart: hand the shard to an in-sync replica before " + name + " restarts"}
-		if err := ex.Run(ctx, o, []topology.Action{fo}); err != nil { // it logs the action
-			return nil, err
-		}
-		acts = append(acts, fo)
-	} else if r.Log != nil {
-		r.Log.Warn("rolling restart of a master without an in-sync replica: its slots are unavailable until it is back", "cluster", c.Key(), "pod", name)
-	}
-	a := topology.Action{Kind: topology.Restart, Pod: name, Node: m.ID, Reason: "rolling restart: " + stale[name]}
-	return append(acts, a), r.restartPod(ctx, t, name, a)
-}
-
-// inSyncReplica is a replica of m whose link is up, the one a planned
-// failover can promote without losing acknowledged writes (CLUSTER
-// FAILOVER waits for its offset to catch up with the master's).
-func inSyncReplica(o *topology.Observed, m *topology.Node) *topology.Node {
-	for _, id := range o.NodeIDs() {
-		n := o.Nodes[id]
-		if n.Self.Has("slave") && n.Self.MasterID == m.ID && n.MasterLinkUp {
-			return n
-		}
-	}
-	return nil
+	return step, nil
 }
 
 // restartPod deletes the pod and waits until the StatefulSet's new pod of

@@ -47,8 +47,15 @@ type Action struct {
 	Bytes int64 `json:"bytes,omitempty" yaml:"bytes,omitempty"`
 	// Destructive steps (forget) are listed in the plan and the report first
 	// and run only when policy allows (invariant 3).
-	Destructive bool   `json:"destructive,omitempty" yaml:"destructive,omitempty"`
-	Reason      string `json:"reason" yaml:"reason"`
+	Destructive bool `json:"destructive,omitempty" yaml:"destructive,omitempty"`
+	// Unavailable: some slots have no serving master while this step runs
+	// (a master restarting with no in-sync replica to take over).
+	Unavailable bool `json:"unavailable,omitempty" yaml:"unavailable,omitempty"`
+	// Blocked says why a destructive step does not run: the spec's policy
+	// does not allow it, and what a person can do. A blocked step stays in
+	// the plan and the report; the executor skips it.
+	Blocked string `json:"blocked,omitempty" yaml:"blocked,omitempty"`
+	Reason  string `json:"reason" yaml:"reason"`
 }
 
 // String reads like a line of a plan: "replicate cache-3 -> cache-0 (reason)".
@@ -76,6 +83,9 @@ func (a Action) String() string {
 	}
 	if a.Reason != "" {
 		b.WriteString(": " + a.Reason)
+	}
+	if a.Blocked != "" {
+		b.WriteString(" [blocked: " + a.Blocked + "]")
 	}
 	return b.String()
 }

@@ -72,3 +72,44 @@ func Fresh(pods []Pod) *Observed {
 	}
 	return o
 }
+
+// Converged is the cluster a spec converges to on fresh pods, as if
+// bootstrapped and healed: masters holding redis-cli's even split,
+// replicas linked, every node knowing every other, no key anywhere. An
+// offline plan uses it in place of the live cluster of the base revision
+// (keys unknown, so moves count slots only). Its node IDs are made up, as
+// Fresh's are.
+func Converged(d Desired, pods []Pod) (*Observed, error) {
+	o := Fresh(pods)
+	pl, err := Place(o.Pods, d.Masters, d.ReplicasPerMaster, d.ZoneAware, Current{})
+	if err != nil {
+		return nil, err
+	}
+	slots := SplitSlots(d.Masters)
+	for i, name := range pl.Masters {
+		n := o.Nodes[o.ByPod[name]]
+		n.Self.Slots = []SlotRange{slots[i]}
+		n.Self.ConfigEpoch = int64(i + 1)
+	}
+	for r, m := range pl.ReplicaOf {
+		n := o.Nodes[o.ByPod[r]]
+		n.Self.Flags = []string{"myself", "slave"}
+		n.Self.MasterID = o.ByPod[m]
+		n.MasterLinkUp = true
+	}
+	var lines []ClusterNode
+	for _, id := range o.NodeIDs() {
+		l := o.Nodes[id].Self
+		l.Flags = slices.DeleteFunc(slices.Clone(l.Flags), func(f string) bool { return f == "myself" })
+		lines = append(lines, l)
+	}
+	for id, n := range o.Nodes {
+		n.View = []ClusterNode{n.Self}
+		for _, l := range lines {
+			if l.ID != id {
+				n.View = append(n.View, l)
+			}
+		}
+	}
+	return o, nil
+}
