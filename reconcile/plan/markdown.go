@@ -107,7 +107,8 @@ func (c Cluster) Markdown() string {
 				fmt.Fprintf(&b, "| %s | %s | | | %s |\n", ch.Object.String(), ch.Action, cell(ch.Reason))
 			}
 			for _, f := range ch.Fields {
-				fmt.Fprintf(&b, "| %s | %s | `%s` | %s | %s |\n", ch.Object.String(), ch.Action, f.Path, value(f.Live), value(f.Desired))
+				live, desired := fieldCells(f)
+				fmt.Fprintf(&b, "| %s | %s | `%s` | %s | %s |\n", ch.Object.String(), ch.Action, f.Path, live, desired)
 			}
 		}
 		b.WriteString("\n")
@@ -152,17 +153,6 @@ func ranges(rs []topology.SlotRange) string {
 		parts = append(parts, r.String())
 	}
 	return strings.Join(parts, " ")
-}
-
-func value(v any) string {
-	if v == nil {
-		return "—"
-	}
-	s := fmt.Sprint(v)
-	if r := []rune(s); len(r) > 80 {
-		s = string(r[:77]) + "…"
-	}
-	return "`" + strings.ReplaceAll(cell(s), "`", "'") + "`"
 }
 
 func cell(s string) string {

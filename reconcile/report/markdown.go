@@ -59,7 +59,8 @@ func (r Report) Markdown() []byte {
 	})
 	table(&b, "Drift", []string{"Source", "Kind", "Subject", "Path", "Live", "Desired", "Managers", "Detail"}, len(r.Drift), func(i int) []string {
 		d := r.Drift[i]
-		return []string{d.Source, d.Kind, d.Subject, code(d.Path), code(d.Live), code(d.Desired), strings.Join(d.Managers, ", "), d.Detail}
+		live, desired := FieldCells(d.Live, d.Desired)
+		return []string{d.Source, d.Kind, d.Subject, code(d.Path), live, desired, strings.Join(d.Managers, ", "), d.Detail}
 	})
 	if m := r.Migration; m != nil && m.State == MigrationRefused {
 		fmt.Fprintf(&b, "### Migration\n\nrefused: %s\n\n", cell(m.Detail))

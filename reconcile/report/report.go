@@ -525,6 +525,8 @@ func secretPath(path string) bool {
 // s3cret", "password=s3cret", "token: abc"), for messages that come from
 // elsewhere (API errors, Redis replies). The project never renders a secret
 // into anything it reports; this is the second line of defence (invariant 8).
+// A backtick ends a value as a quote does, so that a masked value inside a
+// Markdown code span keeps its closing backtick when redacted again.
 func redact(s string) string {
 	lower := strings.ToLower(s)
 	var b strings.Builder
@@ -540,11 +542,11 @@ func redact(s string) string {
 			end++
 		}
 		k := end
-		for k < len(s) && strings.IndexByte(" \t:=\"'", s[k]) >= 0 {
+		for k < len(s) && strings.IndexByte(" \t:=\"'`", s[k]) >= 0 {
 			k++
 		}
 		v := k
-		for v < len(s) && !strings.ContainsRune(" \t\n,;\"'}])", rune(s[v])) {
+		for v < len(s) && !strings.ContainsRune(" \t\n,;\"'`}])", rune(s[v])) {
 			v++
 		}
 		b.WriteString(s[i:k])
