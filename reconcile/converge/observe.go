@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -61,8 +62,13 @@ func (ob *Observer) Pods(ctx context.Context, t Target) ([]topology.Pod, error) 
 			n, seen := nodes[tp.Node]
 			if !seen {
 				n, err = ob.Client.CoreV1().Nodes().Get(ctx, tp.Node, metav1.GetOptions{})
-				if err != nil {
+				switch {
+				case apierrors.IsNotFound(err):
 					n = nil // a deleted node has no labels; the pod still counts
+				case err != nil:
+					// Read as "deleted", a passing API error would put the
+					// pod in a domain of its own and plan replica moves.
+					return nil, fmt.Errorf("node %s of pod %s/%s: %w", tp.Node, t.Namespace, p.Name, err)
 				}
 				nodes[tp.Node] = n
 			}
