@@ -25,6 +25,10 @@ type authState struct {
 	Password   string
 	RotatingTo string // converge.PasswordHash of the new password
 	Since      time.Time
+	// SinceErr says why Since could not be read (a rotation with no start,
+	// or one that does not parse). Not written back: the decision reads it
+	// as "the rotation starts now", so the old password is not dropped.
+	SinceErr error
 }
 
 // Keys of the auth-state Secret.
@@ -43,8 +47,10 @@ func (r *Redis) readAuthState(ctx context.Context, c *spec.RedisCluster) (*authS
 		return nil, fmt.Errorf("auth state %s/%s: %w", c.Metadata.Namespace, render.AuthStateName(c.Metadata.Name), err)
 	}
 	st := &authState{Password: string(s.Data[authStatePassword]), RotatingTo: string(s.Data[authStateRotatingTo])}
-	if t := string(s.Data[authStateSince]); t != "" {
-		st.Since, _ = time.Parse(time.RFC3339, t)
+	if t := string(s.Data[authStateSince]); t != "" || st.RotatingTo != "" {
+		if st.Since, err = time.Parse(time.RFC3339, t); err != nil {
+			st.SinceErr = fmt.Errorf("auth state %s/%s: %s: %w", c.Metadata.Namespace, render.AuthStateName(c.Metadata.Name), authStateSince, err)
+		}
 	}
 	return st, nil
 }
@@ -97,9 +103,12 @@ func (r *Redis) convergeAuth(ctx context.Context, c *spec.RedisCluster, dial con
 		grace = c.Spec.Auth.RotationGracePeriod.Duration
 	}
 	want := converge.PasswordHash(pw)
-	rotating := st != nil && st.RotatingTo == want
 	now := time.Now()
-	drop := grace == 0 || rotating && !now.Before(st.Since.Add(grace))
+	rotating, drop := rotation(st, want, grace, now)
+	if st != nil && st.SinceErr != nil && r.Log != nil {
+		r.Log.Warn("password rotation: its start cannot be read; the old password stays accepted for a whole grace period from now",
+			"cluster", c.Key(), "err", st.SinceErr)
+	}
 	res, err := converge.ConvergeAuth(ctx, dial, render.ClientPort, pods, pw, drop, dryRun)
 	p := &converge.AuthProgress{AuthResult: res}
 	if rotating {
@@ -128,6 +137,17 @@ func (r *Redis) convergeAuth(ctx context.Context, c *spec.RedisCluster, dial con
 		}
 	}
 	return p, err
+}
+
+// rotation decides, for the declared password hashed want, whether the
+// rotation to it is under way with a known start, and whether this pass
+// drops the old password: at once with no grace period, else once the grace
+// has passed since the start. A start that cannot be read is no start: the
+// rotation begins again now and the old password stays (invariant 9).
+func rotation(st *authState, want string, grace time.Duration, now time.Time) (rotating, drop bool) {
+	rotating = st != nil && st.RotatingTo == want && st.SinceErr == nil
+	drop = grace == 0 || rotating && !now.Before(st.Since.Add(grace))
+	return rotating, drop
 }
 
 // observeDialer dials the cluster's nodes with whichever password each
