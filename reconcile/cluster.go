@@ -9,12 +9,14 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/redis-gitops/redis-gitops/reconcile/converge"
 	"github.com/redis-gitops/redis-gitops/reconcile/migrate"
 	"github.com/redis-gitops/redis-gitops/reconcile/render"
+	"github.com/redis-gitops/redis-gitops/reconcile/settings"
 	"github.com/redis-gitops/redis-gitops/reconcile/topology"
 	"github.com/redis-gitops/redis-gitops/spec"
 )
@@ -88,9 +90,28 @@ func (r *Redis) Password(ctx context.Context, c *spec.RedisCluster) (string, err
 	return string(pw), nil
 }
 
+// ConvergeOptions tune one convergence.
+type ConvergeOptions struct {
+	// DryRun (drift: report, suspend) only plans: nothing is written.
+	DryRun bool
+	// TemplateChange, in a dry run, says why every pod would restart: the
+	// StatefulSet's pod template differs from the rendered one, which a
+	// dry run does not apply ("" when it does not).
+	TemplateChange string
+}
+
 // Converge brings the cluster's Redis topology to the spec: bootstrap,
 // heal, placement. With dryRun (drift: report, suspend) it only plans.
 func (r *Redis) Converge(ctx context.Context, c *spec.RedisCluster, dryRun bool) (converge.Result, error) {
+	return r.ConvergeWith(ctx, c, ConvergeOptions{DryRun: dryRun})
+}
+
+// ConvergeWith is Converge with options: it plans the topology, the
+// settings and the roll, records the plan in the result, and (unless a
+// dry run) executes it step by step, observing and planning again after
+// each.
+func (r *Redis) ConvergeWith(ctx context.Context, c *spec.RedisCluster, opts ConvergeOptions) (converge.Result, error) {
+	dryRun := opts.DryRun
 	pw, err := r.Password(ctx, c)
 	if err != nil {
 		return converge.Result{}, err
@@ -162,7 +183,7 @@ func (r *Redis) Converge(ctx context.Context, c *spec.RedisCluster, dryRun bool)
 		if withDeclared {
 			declared = declaredSettings(c)
 		}
-		diffs, err := converge.ApplyNodeSettings(ctx, dial, t.Port, o, func(n *topology.Node) map[string]string {
+		diffs, err := converge.ApplyNodeSettings(ctx, dial, t.Port, settings.MajorOf(c.Spec.Redis.Image), o, func(n *topology.Node) map[string]string {
 			return overlay(declared, announce[n.Pod.Name])
 		}, dryRun)
 		for _, d := range diffs {
@@ -191,8 +212,25 @@ func (r *Redis) Converge(ctx context.Context, c *spec.RedisCluster, dryRun bool)
 	if err == nil {
 		err = serr
 	}
-	if err != nil || dryRun {
+	if err != nil {
 		return res, err
+	}
+	if dryRun {
+		if res.Final != nil {
+			sts, serr := r.Client.AppsV1().StatefulSets(t.Namespace).Get(ctx, t.Name, metav1.GetOptions{})
+			switch {
+			case apierrors.IsNotFound(serr):
+				sts = nil
+			case serr != nil:
+				return res, fmt.Errorf("read StatefulSet %s: %w", c.Key(), serr)
+			}
+			stale, serr := r.stalePods(ctx, t, sts, opts.TemplateChange, needsRestartByPod(res.Settings))
+			if serr != nil {
+				return res, serr
+			}
+			res.Roll = topology.PlanRoll(res.Final, stale)
+		}
+		return res, nil
 	}
 	// Pods whose template changed (image, resources) or that run a setting
 	// Redis cannot change at runtime restart one at a time.

@@ -103,7 +103,11 @@ func (r *Redis) roll(ctx context.Context, c *spec.RedisCluster, ob *converge.Obs
 		if err != nil {
 			return done, err
 		}
-		step, err := r.rollOne(ctx, c, o, ex, t, stale)
+		planned := topology.PlanRoll(o, stale)
+		if res.Roll == nil {
+			res.Roll = planned // the plan as it stood before the first restart
+		}
+		step, err := r.rollStep(ctx, c, o, ex, t, topology.NextRollStep(planned))
 		if err != nil {
 			return done, err
 		}
@@ -158,10 +162,9 @@ func stopped(stop <-chan struct{}) bool {
 	}
 }
 
-// rollOne takes the first step of the roll planned over o: its first
-// restart, with the planned failover before it when a master restarts.
-func (r *Redis) rollOne(ctx context.Context, c *spec.RedisCluster, o *topology.Observed, ex *converge.Executor, t converge.Target, stale map[string]string) ([]topology.Action, error) {
-	step := topology.NextRollStep(topology.PlanRoll(o, stale))
+// rollStep executes one step of a roll plan: its restart, with the
+// planned failover before it when a master restarts. It decides nothing.
+func (r *Redis) rollStep(ctx context.Context, c *spec.RedisCluster, o *topology.Observed, ex *converge.Executor, t converge.Target, step []topology.Action) ([]topology.Action, error) {
 	for i, a := range step {
 		switch a.Kind {
 		case topology.Failover:

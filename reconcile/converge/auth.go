@@ -7,22 +7,17 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/redis-gitops/redis-gitops/reconcile/rediserr"
 	"github.com/redis-gitops/redis-gitops/reconcile/topology"
 )
 
 // IsAuthError tells an error of a node that refused the password it was
 // given (or wanted one it was not given).
 func IsAuthError(err error) bool {
-	if err == nil {
-		return false
-	}
-	s := err.Error()
-	return strings.Contains(s, "WRONGPASS") || strings.Contains(s, "NOAUTH") ||
-		strings.Contains(s, "without any password configured")
+	return rediserr.IsAuth(err)
 }
 
 // FallbackDialer dials each node with the first of passwords it accepts,

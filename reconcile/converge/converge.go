@@ -39,6 +39,10 @@ type Result struct {
 	// Auth is where the nodes' password stands; nil for a cluster with no
 	// auth, before and now.
 	Auth *AuthProgress
+	// Roll is the rolling restart planned (topology.PlanRoll): in a dry
+	// run what a pass would do, otherwise what the pass found to do before
+	// its first restart (Executed holds what it did).
+	Roll []topology.Action
 	// AnnounceWaiting says which nodes cannot announce their external
 	// address yet, and why (a load balancer without an IP, ...).
 	AnnounceWaiting []string

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/redis-gitops/redis-gitops/reconcile/migrate"
+	"github.com/redis-gitops/redis-gitops/reconcile/rediserr"
 	"github.com/redis-gitops/redis-gitops/reconcile/topology"
 )
 
@@ -106,7 +107,7 @@ func (e *Executor) run(ctx context.Context, o *topology.Observed, a topology.Act
 			_, err := c.Do(ctx, "CLUSTER", "SET-CONFIG-EPOCH", a.Epoch)
 			// Accepted only on a node that knows no peer and has epoch 0; a
 			// resumed bootstrap finds it already set, which is fine.
-			if err != nil && strings.Contains(err.Error(), "config epoch") {
+			if rediserr.IsConfigEpochSet(err) {
 				return nil
 			}
 			return err
@@ -160,7 +161,7 @@ func (e *Executor) run(ctx context.Context, o *topology.Observed, a topology.Act
 			}
 			errs = append(errs, e.with(ctx, o.Nodes[id], func(c Admin) error {
 				_, err := c.Do(ctx, "CLUSTER", "FORGET", a.Target)
-				if err != nil && strings.Contains(err.Error(), "Unknown node") {
+				if rediserr.IsUnknownNode(err) {
 					return nil
 				}
 				return err

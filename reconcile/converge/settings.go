@@ -3,9 +3,10 @@ package converge
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
-	"strings"
 
+	"github.com/redis-gitops/redis-gitops/reconcile/rediserr"
 	"github.com/redis-gitops/redis-gitops/reconcile/settings"
 	"github.com/redis-gitops/redis-gitops/reconcile/topology"
 )
@@ -23,22 +24,34 @@ type SettingDiff struct {
 }
 
 // ApplySettings reads the declared settings on every observed node (CONFIG
-// GET) and, unless dryRun, sets those that differ (CONFIG SET): settings
-// Redis can change at runtime change with no restart. A setting Redis
-// refuses to change at runtime is reported as needing a restart.
-func ApplySettings(ctx context.Context, dial Dialer, port int, o *topology.Observed, declared map[string]string, dryRun bool) ([]SettingDiff, error) {
-	return ApplyNodeSettings(ctx, dial, port, o, func(*topology.Node) map[string]string { return declared }, dryRun)
+// GET) and, unless dryRun, sets those Redis can change at runtime (CONFIG
+// SET). Which need a restart is decided from the table of the Redis
+// major version (settings.NeedsRestart), before anything is set, so a plan
+// and a dry run say the same as the pass.
+func ApplySettings(ctx context.Context, dial Dialer, port, major int, o *topology.Observed, declared map[string]string, dryRun bool) ([]SettingDiff, error) {
+	return ApplyNodeSettings(ctx, dial, port, major, o, func(*topology.Node) map[string]string { return declared }, dryRun)
 }
 
 // ApplyNodeSettings is ApplySettings with settings of each node's own
-// (the address it announces, for one). The settings that differ on a node
-// are set in one CONFIG SET, which Redis applies all or nothing: a node
-// never announces a new IP with an old port.
-func ApplyNodeSettings(ctx context.Context, dial Dialer, port int, o *topology.Observed, declaredFor func(*topology.Node) map[string]string, dryRun bool) ([]SettingDiff, error) {
+// (the address it announces, for one): ReadNodeSettings, then
+// SetNodeSettings.
+func ApplyNodeSettings(ctx context.Context, dial Dialer, port, major int, o *topology.Observed, declaredFor func(*topology.Node) map[string]string, dryRun bool) ([]SettingDiff, error) {
+	diffs, err := ReadNodeSettings(ctx, dial, port, major, o, declaredFor)
+	if err != nil || dryRun {
+		return diffs, err
+	}
+	return SetNodeSettings(ctx, dial, port, o, diffs)
+}
+
+// ReadNodeSettings is the settings plan: every declared setting a node
+// runs with another value, each marked NeedsRestart when Redis (of this
+// major version) cannot change it at runtime. It only reads.
+func ReadNodeSettings(ctx context.Context, dial Dialer, port, major int, o *topology.Observed, declaredFor func(*topology.Node) map[string]string) ([]SettingDiff, error) {
 	if o == nil {
 		return nil, nil
 	}
 	var out []SettingDiff
+	ex := &Executor{Dial: dial, Port: port}
 	for _, id := range o.NodeIDs() {
 		n := o.Nodes[id]
 		declared := declaredFor(n)
@@ -50,7 +63,6 @@ func ApplyNodeSettings(ctx context.Context, dial Dialer, port int, o *topology.O
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		ex := &Executor{Dial: dial, Port: port}
 		err := ex.with(ctx, n, func(c Admin) error {
 			args := []any{"CONFIG", "GET"}
 			for _, k := range keys {
@@ -60,40 +72,59 @@ func ApplyNodeSettings(ctx context.Context, dial Dialer, port int, o *topology.O
 			if err != nil {
 				return err
 			}
-			diffs := settings.Compare(declared, configMap(v))
-			if len(diffs) == 0 {
-				return nil
+			for _, d := range settings.Compare(declared, configMap(v)) {
+				out = append(out, SettingDiff{Pod: n.Pod.Name, Diff: d, NeedsRestart: settings.NeedsRestart(major, d.Key)})
 			}
-			if dryRun {
-				for _, d := range diffs {
-					out = append(out, SettingDiff{Pod: n.Pod.Name, Diff: d})
-				}
-				return nil
+			return nil
+		})
+		if err != nil {
+			return out, fmt.Errorf("settings of %s: %w", n.Pod.Name, err)
+		}
+	}
+	return out, nil
+}
+
+// SetNodeSettings executes a settings plan: on each node, the settings
+// that change at runtime in one CONFIG SET, which Redis applies all or
+// nothing (a node never announces a new IP with an old port). Those that
+// need a restart are left to the roll. A directive the table does not
+// know as restart-only that Redis refuses anyway (a newer Redis) is then
+// marked NeedsRestart, one CONFIG SET at a time to tell which.
+func SetNodeSettings(ctx context.Context, dial Dialer, port int, o *topology.Observed, diffs []SettingDiff) ([]SettingDiff, error) {
+	out := slices.Clone(diffs)
+	ex := &Executor{Dial: dial, Port: port}
+	for _, id := range o.NodeIDs() {
+		n := o.Nodes[id]
+		var idx []int
+		for i, d := range out {
+			if d.Pod == n.Pod.Name && !d.NeedsRestart {
+				idx = append(idx, i)
 			}
+		}
+		if len(idx) == 0 {
+			continue
+		}
+		err := ex.with(ctx, n, func(c Admin) error {
 			set := []any{"CONFIG", "SET"}
-			for _, d := range diffs {
-				set = append(set, d.Key, d.Declared)
+			for _, i := range idx {
+				set = append(set, out[i].Key, out[i].Declared)
 			}
 			if _, err := c.Do(ctx, set...); err == nil {
-				for _, d := range diffs {
-					out = append(out, SettingDiff{Pod: n.Pod.Name, Diff: d, Applied: true})
+				for _, i := range idx {
+					out[i].Applied = true
 				}
 				return nil
 			}
-			// One of them cannot change at runtime: set them one by one
-			// to tell which.
-			for _, d := range diffs {
-				sd := SettingDiff{Pod: n.Pod.Name, Diff: d}
-				_, err := c.Do(ctx, "CONFIG", "SET", d.Key, d.Declared)
+			for _, i := range idx {
+				_, err := c.Do(ctx, "CONFIG", "SET", out[i].Key, out[i].Declared)
 				switch {
 				case err == nil:
-					sd.Applied = true
-				case strings.Contains(err.Error(), "immutable") || strings.Contains(err.Error(), "can't set"):
-					sd.NeedsRestart = true
+					out[i].Applied = true
+				case rediserr.IsConfigImmutable(err):
+					out[i].NeedsRestart = true
 				default:
-					return fmt.Errorf("config set %s: %w", d.Key, err)
+					return fmt.Errorf("config set %s: %w", out[i].Key, err)
 				}
-				out = append(out, sd)
 			}
 			return nil
 		})

@@ -3,9 +3,10 @@ package migrate
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/redis-gitops/redis-gitops/reconcile/rediserr"
 )
 
 // moveBatch moves a round of slots of one source/target pair: the steps
@@ -43,7 +44,7 @@ func (e *Engine) moveBatch(ctx context.Context, conns *pool, round []Move) (st s
 		switch r := replies[i]; {
 		case r.Err == nil:
 			open = append(open, m)
-		case strings.Contains(r.Err.Error(), "already the owner"):
+		case rediserr.IsAlreadyOwner(r.Err):
 			single = append(single, m)
 		default:
 			return st, 0, fmt.Errorf("slot %d: set importing on %s: %w", m.Slot, m.Target.Name, r.Err)
@@ -206,5 +207,5 @@ func firstErr(replies []Reply, err error) error {
 // SETSLOT ("only with masters"). It holds no slot then, and its keys were
 // verified gone (COUNTKEYSINSLOT) before the target took the slot.
 func becameReplica(err error) bool {
-	return strings.Contains(err.Error(), "only with masters")
+	return rediserr.IsOnlyMasters(err)
 }

@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redis-gitops/redis-gitops/reconcile/rediserr"
 )
 
 type slotStats struct{ keys, replaced int64 }
@@ -47,7 +48,7 @@ func (e *Engine) moveSlot(ctx context.Context, conns *pool, m Move) (slotStats, 
 	var st slotStats
 	src, dst := conns.get(m.Source.Addr), conns.get(m.Target.Addr)
 	if _, err := do(ctx, dst, "CLUSTER", "SETSLOT", m.Slot, "IMPORTING", m.Source.ID); err != nil {
-		if !strings.Contains(err.Error(), "already the owner") {
+		if !rediserr.IsAlreadyOwner(err) {
 			return st, fmt.Errorf("slot %d: set importing on %s: %w", m.Slot, m.Target.Name, err)
 		}
 		// The target owns it already: a run that died after SETSLOT NODE on
@@ -129,8 +130,8 @@ func (e *Engine) migrateBatch(ctx context.Context, src, dst Conn, m Move, keys [
 		next, err = e.keysInSlot(ctx, src, m)
 		return int64(len(keys)), 0, next, err
 	}
-	switch msg := err.Error(); {
-	case strings.Contains(msg, "BUSYKEY"):
+	switch {
+	case rediserr.IsBusyKey(err):
 		// Like redis-cli --cluster fix: REPLACE only keys whose values are
 		// the same on both sides (a MIGRATE that died before its DEL, a
 		// failover that replayed the source); otherwise stop.
@@ -147,7 +148,7 @@ func (e *Engine) migrateBatch(ctx context.Context, src, dst Conn, m Move, keys [
 		}
 		next, err := e.keysInSlot(ctx, src, m)
 		return int64(len(keys)), busy, next, err
-	case strings.Contains(msg, "IOERR") || strings.Contains(msg, "timeout"):
+	case rediserr.IsMigrateIO(err):
 		// A value too large for the batch timeout: move key by key, each
 		// with a timeout that fits its size.
 		for _, k := range keys {
@@ -207,7 +208,7 @@ func (e *Engine) migrateLarge(ctx context.Context, src, dst Conn, m Move, key st
 		if err == nil {
 			return replaced, nil
 		}
-		if replace || !strings.Contains(err.Error(), "BUSYKEY") {
+		if replace || !rediserr.IsBusyKey(err) {
 			return 0, fmt.Errorf("slot %d: migrate key %q (timeout %s) to %s: %w", m.Slot, key, timeout, m.Target.Name, err)
 		}
 		// A MIGRATE that timed out on the reply may have restored the key
@@ -262,7 +263,7 @@ func dumpOf(r Reply) ([]byte, error) {
 	if errors.Is(r.Err, redis.Nil) || r.Err == nil && r.Val == nil {
 		return nil, nil
 	}
-	if r.Err != nil && strings.Contains(r.Err.Error(), "ASK ") {
+	if rediserr.IsAsk(r.Err) {
 		return nil, nil
 	}
 	if r.Err != nil {

@@ -273,7 +273,8 @@ func Build(in Input) Report {
 		}
 		acts := in.Topology.Executed
 		if dryRun {
-			acts = plan.Actions
+			// The topology's steps, then the rolling restart a pass would make.
+			acts = append(slices.Clone(plan.Actions), in.Topology.Roll...)
 		}
 		for _, a := range acts {
 			r.Actions = append(r.Actions, redact(prefix(dryRun)+a.String()))
