@@ -482,11 +482,6 @@ func Parse(data []byte) (Report, error) {
 	return r, nil
 }
 
-// Changed tells whether a new status document differs from the committed
-// one. Comparing bytes is enough because YAML is deterministic and carries
-// no timestamp: a pass that finds the cluster as before commits nothing.
-func Changed(old, new []byte) bool { return !bytes.Equal(old, new) }
-
 // Condition returns the condition of the given type (zero if absent).
 func (r Report) Condition(typ string) Condition {
 	for _, c := range r.Conditions {
