@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
+	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/redis-gitops/redis-gitops/reconcile/kube"
 	"github.com/redis-gitops/redis-gitops/reconcile/plan"
 	"github.com/redis-gitops/redis-gitops/reconcile/render"
+	"github.com/redis-gitops/redis-gitops/reconcile/settings"
 	"github.com/redis-gitops/redis-gitops/reconcile/topology"
 	"github.com/redis-gitops/redis-gitops/spec"
 )
@@ -78,7 +82,7 @@ func noChange(c plan.Cluster) bool {
 			return false
 		}
 	}
-	return len(c.Actions) == 0 && len(c.Pods.Add)+len(c.Pods.Remove) == 0
+	return len(c.Actions)+len(c.Restarts)+len(c.Settings) == 0 && len(c.Pods.Add)+len(c.Pods.Remove) == 0
 }
 
 func shapeOf(c *spec.RedisCluster) (int, int) {
@@ -93,10 +97,23 @@ func (p Planner) planCluster(ctx context.Context, old, c *spec.RedisCluster, cha
 	cp.Shape.MastersBefore, cp.Shape.ReplicasBefore = shapeOf(old)
 	cp.Shape.MastersAfter, cp.Shape.ReplicasAfter = shapeOf(c)
 
-	// Objects: a server-side dry run of each, or all created.
+	// Objects: a server-side dry run of each; offline, the base
+	// revision's rendered objects stand in for the live ones, or all are
+	// created.
 	live := int32(0)
 	liveKnown := false
-	if p.Applier == nil {
+	var sts *appsv1.StatefulSet
+	switch {
+	case p.Applier == nil && old != nil:
+		cp.Against, cp.AgainstNote = plan.AgainstBase, p.unreachable("no Kubernetes API configured")
+		changes, err := compareSpecs(old, c)
+		if err != nil {
+			cp.Errors = append(cp.Errors, err.Error())
+			return cp
+		}
+		cp.Objects = changes
+		live, liveKnown = int32(old.Spec.TotalNodes()), true
+	case p.Applier == nil:
 		cp.Against, cp.AgainstNote = plan.AgainstEmpty, p.unreachable("no Kubernetes API configured")
 		objs, err := render.Render(c)
 		if err != nil {
@@ -106,18 +123,20 @@ func (p Planner) planCluster(ctx context.Context, old, c *spec.RedisCluster, cha
 		for _, o := range objs.All() {
 			cp.Objects = append(cp.Objects, kube.Change{Object: kube.RefOf(o), Action: kube.Created})
 		}
-	} else {
+	default:
 		res := ApplyObjectsFrom(ctx, p.Applier, p.Source, []*spec.RedisCluster{c}, nil, true, false)
 		if err := res.Clusters[0].Err; err != nil {
 			cp.Errors = append(cp.Errors, err.Error())
 			return cp
 		}
 		cp.Objects = res.Clusters[0].Result.Changes
-		sts, err := p.Applier.Client.AppsV1().StatefulSets(c.Metadata.Namespace).Get(ctx, c.Metadata.Name, metav1.GetOptions{})
+		var err error
+		sts, err = p.Applier.Client.AppsV1().StatefulSets(c.Metadata.Namespace).Get(ctx, c.Metadata.Name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
-			liveKnown = true
+			sts, liveKnown = nil, true
 		case err != nil:
+			sts = nil
 			cp.AgainstNote = "the StatefulSet could not be read: " + err.Error()
 		case sts.Spec.Replicas != nil:
 			live, liveKnown = *sts.Spec.Replicas, true
@@ -151,9 +170,17 @@ func (p Planner) planCluster(ctx context.Context, old, c *spec.RedisCluster, cha
 		cp.Destructive = append(cp.Destructive, fmt.Sprintf("remove pods %v: their slots move to the remaining masters first, and the StatefulSet shrinks only once they hold no slot and no key", cp.Pods.Remove))
 	}
 
-	// Topology: the live cluster, grown by the pods to come, else fresh.
+	// Topology: the live cluster (offline: the one the base converges
+	// to), grown by the pods to come, else fresh.
 	var o *topology.Observed
-	if p.Applier != nil && liveKnown && live > 0 && p.Redis != nil {
+	switch {
+	case cp.Against == plan.AgainstBase && live > 0:
+		var err error
+		if o, err = topology.Converged(DesiredFor(old), podsOf(old.Metadata.Name, 0, int(live))); err != nil {
+			cp.AgainstNote = joinNote(cp.AgainstNote, "the base revision's topology cannot be placed: "+err.Error())
+			o = nil
+		}
+	case p.Applier != nil && liveKnown && live > 0 && p.Redis != nil:
 		var err error
 		o, err = p.observe(ctx, c)
 		if err != nil {
@@ -167,17 +194,13 @@ func (p Planner) planCluster(ctx context.Context, old, c *spec.RedisCluster, cha
 	d := DesiredFor(c)
 	var tp topology.Plan
 	if o == nil {
-		var pods []topology.Pod
-		for i := 0; i < int(want); i++ {
-			name := c.Metadata.Name + "-" + strconv.Itoa(i)
-			pods = append(pods, topology.Pod{Name: name, Ordinal: i, Domain: "unscheduled/" + name})
-		}
-		tp = topology.PlanTopology(d, topology.Fresh(pods))
+		tp = topology.PlanTopology(d, topology.Fresh(podsOf(c.Metadata.Name, 0, int(want))))
 		if cp.Against == plan.AgainstLive && liveKnown && live == 0 {
 			cp.AgainstNote = joinNote(cp.AgainstNote, "the cluster does not exist yet: it is bootstrapped on fresh nodes")
 		}
 	} else {
 		tp = topology.PlanTopology(d, topology.WithNewPods(o, newPods))
+		p.planRestarts(ctx, &cp, old, c, o, sts)
 	}
 	cp.Actions = tp.Actions
 	if tp.Blocked != "" && !topology.IsWaiting(tp.Blocked) {
@@ -193,6 +216,7 @@ func (p Planner) planCluster(ctx context.Context, old, c *spec.RedisCluster, cha
 			cp.Destructive = append(cp.Destructive, a.String())
 		}
 	}
+	cp.Estimate = topology.EstimateOf(append(slices.Clone(cp.Restarts), tp.Actions...))
 	for _, dr := range tp.Drift {
 		if dr.Kind == topology.DriftPlacement {
 			cp.Warnings = append(cp.Warnings, dr.Detail)
@@ -201,6 +225,103 @@ func (p Planner) planCluster(ctx context.Context, old, c *spec.RedisCluster, cha
 	slices.Sort(cp.Warnings)
 	cp.Warnings = slices.Compact(cp.Warnings)
 	return cp
+}
+
+// planRestarts adds the settings that change and the rolling restart to
+// the plan of a cluster that exists: live (CONFIG GET on every node, the
+// pods' template revisions) or, offline, the base revision's spec.
+func (p Planner) planRestarts(ctx context.Context, cp *plan.Cluster, old, c *spec.RedisCluster, o *topology.Observed, sts *appsv1.StatefulSet) {
+	templateChange := kube.TemplateChange(cp.Objects)
+	major := settings.MajorOf(c.Spec.Redis.Image)
+	var diffs []converge.SettingDiff
+	if cp.Against == plan.AgainstBase {
+		before := declaredSettings(old)
+		for _, d := range settings.Compare(declaredSettings(c), before) {
+			for _, id := range o.NodeIDs() {
+				diffs = append(diffs, converge.SettingDiff{Pod: o.Nodes[id].Pod.Name, Diff: d, NeedsRestart: settings.NeedsRestart(major, d.Key)})
+			}
+		}
+		// A directive new to the spec runs at Redis's default before.
+		for k, v := range declaredSettings(c) {
+			if _, ok := before[k]; !ok {
+				for _, id := range o.NodeIDs() {
+					diffs = append(diffs, converge.SettingDiff{Pod: o.Nodes[id].Pod.Name, Diff: settings.Diff{Key: k, Live: "(Redis default)", Declared: v}, NeedsRestart: settings.NeedsRestart(major, k)})
+				}
+			}
+		}
+	} else {
+		dial, err := p.Redis.observeDialer(ctx, c)
+		if err == nil {
+			diffs, err = converge.ReadNodeSettings(ctx, dial, render.ClientPort, major, o, func(*topology.Node) map[string]string { return declaredSettings(c) })
+		}
+		if err != nil {
+			cp.AgainstNote = joinNote(cp.AgainstNote, "the nodes' settings could not be read: "+err.Error())
+		}
+	}
+	cp.Settings = settingChanges(diffs)
+
+	stale := map[string]string{}
+	if cp.Against == plan.AgainstBase {
+		for _, id := range o.NodeIDs() {
+			if templateChange != "" {
+				stale[o.Nodes[id].Pod.Name] = templateChange
+			}
+		}
+		for pod, keys := range needsRestartByPod(diffs) {
+			if _, ok := stale[pod]; !ok {
+				stale[pod] = "it runs " + strings.Join(keys, ", ") + " with a value Redis cannot change at runtime"
+			}
+		}
+	} else {
+		var err error
+		stale, err = p.Redis.stalePods(ctx, TargetFor(c), sts, templateChange, needsRestartByPod(diffs))
+		if err != nil {
+			cp.AgainstNote = joinNote(cp.AgainstNote, "the pods could not be read: "+err.Error())
+		}
+	}
+	cp.Restarts = topology.PlanRoll(o, stale)
+}
+
+// settingChanges sums the per-node settings plan by directive and value.
+func settingChanges(diffs []converge.SettingDiff) []plan.Setting {
+	var out []plan.Setting
+	at := map[[3]string]int{}
+	for _, d := range diffs {
+		k := [3]string{d.Key, d.Live, d.Declared}
+		if i, ok := at[k]; ok {
+			out[i].Nodes++
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, plan.Setting{Key: d.Key, From: d.Live, To: d.Declared, Nodes: 1, Restart: d.NeedsRestart})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// compareSpecs is the objects plan of a change between two revisions
+// without Kubernetes: head's rendered objects against base's.
+func compareSpecs(old, c *spec.RedisCluster) ([]kube.Change, error) {
+	before, err := render.Render(old)
+	if err != nil {
+		return nil, fmt.Errorf("render the base revision of %s: %w", old.Key(), err)
+	}
+	after, err := render.Render(c)
+	if err != nil {
+		return nil, err
+	}
+	return kube.CompareRendered(before.All(), after.All())
+}
+
+// podsOf names pods from..to-1 of a StatefulSet not scheduled yet: each
+// its own failure domain, as a plan cannot know where they will run.
+func podsOf(name string, from, to int) []topology.Pod {
+	var pods []topology.Pod
+	for i := from; i < to; i++ {
+		pn := name + "-" + strconv.Itoa(i)
+		pods = append(pods, topology.Pod{Name: pn, Ordinal: i, Domain: "unscheduled/" + pn})
+	}
+	return pods
 }
 
 func joinNote(a, b string) string {

@@ -87,7 +87,7 @@ func TestPlanBetweenRevisions(t *testing.T) {
 		if code != 1 {
 			t.Errorf("exit %d, want 1\n%s", code, out)
 		}
-		for _, want := range []string{"redis-gitops plan: `prod/cache` (changed)", "3×1 → 5×1", "planned against an **empty** cluster: --offline", "pods to add: cache-0, cache-1"} {
+		for _, want := range []string{"redis-gitops plan: `prod/cache` (changed)", "3×1 → 5×1", "planned **without reading the live cluster**: the base revision's spec stands in for it. --offline", "pods to add: cache-6, cache-7, cache-8, cache-9"} {
 			if !strings.Contains(strings.ToLower(out), strings.ToLower(want)) {
 				t.Errorf("plan lacks %q:\n%s", want, out)
 			}
@@ -121,7 +121,7 @@ func TestPlanBetweenRevisions(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &res); err != nil || code != 1 {
 			t.Fatalf("exit %d, %v\n%s", code, err, out)
 		}
-		if len(res.Clusters) != 1 || res.Clusters[0].Shape.MastersAfter != 5 || len(res.Clusters[0].Pods.Add) != 10 {
+		if len(res.Clusters) != 1 || res.Clusters[0].Shape.MastersAfter != 5 || len(res.Clusters[0].Pods.Add) != 4 || res.Clusters[0].Against != plan.AgainstBase {
 			t.Errorf("json plan: %+v", res.Clusters)
 		}
 	})
@@ -130,6 +130,62 @@ func TestPlanBetweenRevisions(t *testing.T) {
 		out, code := runPlanArgs(t, "--repo", dir, "--offline", "--base", readme, "--head", gone)
 		if code != 1 || !strings.Contains(out, "(removed)") || !strings.Contains(out, "Destructive steps") || !strings.Contains(out, "PVCs and their data are kept") {
 			t.Errorf("exit %d\n%s", code, out)
+		}
+	})
+	t.Run("an image bump restarts the existing pods, one at a time, and adds none", func(t *testing.T) {
+		bumped := commitFiles(t, repo, dir, map[string]string{"clusters/cache.yaml": cacheSpec("3") + "  redis:\n    image: redis:7.0.15\n"})
+		out, code := runPlanArgs(t, "--repo", dir, "--offline", "--output", "json", "--base", base, "--head", bumped)
+		var res plan.Result
+		if err := json.Unmarshal([]byte(out), &res); err != nil || code != 1 || len(res.Clusters) != 1 {
+			t.Fatalf("exit %d, %v\n%s", code, err, out)
+		}
+		c := res.Clusters[0]
+		if len(c.Pods.Add)+len(c.Pods.Remove) != 0 {
+			t.Errorf("pods added %v, removed %v: want none", c.Pods.Add, c.Pods.Remove)
+		}
+		var order []string
+		for _, a := range c.Restarts {
+			order = append(order, string(a.Kind)+" "+a.Pod)
+		}
+		want := "restart-pod cache-3,restart-pod cache-4,restart-pod cache-5," +
+			"failover cache-3,restart-pod cache-0,failover cache-4,restart-pod cache-1,failover cache-5,restart-pod cache-2"
+		if got := strings.Join(order, ","); got != want {
+			t.Errorf("restarts:\n got %s\nwant %s", got, want)
+		}
+		if c.Estimate.Restarts != 6 || c.Estimate.Failovers != 3 || len(c.Estimate.Unavailable) != 0 {
+			t.Errorf("estimate %+v", c.Estimate)
+		}
+		md, _ := runPlanArgs(t, "--repo", dir, "--offline", "--base", base, "--head", bumped)
+		for _, w := range []string{"6 pods restart, 3 planned failovers", "without reading the live cluster", "### Rolling restart", "No slot is unavailable"} {
+			if !strings.Contains(md, w) {
+				t.Errorf("plan lacks %q:\n%s", w, md)
+			}
+		}
+		if strings.Contains(md, "pods to add") {
+			t.Errorf("an image bump adds pods:\n%s", md)
+		}
+	})
+	t.Run("maxmemory is set at runtime; databases restarts every pod", func(t *testing.T) {
+		mem := commitFiles(t, repo, dir, map[string]string{"clusters/cache.yaml": cacheSpec("3") + "  redis:\n    config:\n      maxmemory: 200mb\n"})
+		mem2 := commitFiles(t, repo, dir, map[string]string{"clusters/cache.yaml": cacheSpec("3") + "  redis:\n    config:\n      maxmemory: 300mb\n"})
+		out, code := runPlanArgs(t, "--repo", dir, "--offline", "--base", mem, "--head", mem2)
+		if code != 1 {
+			t.Errorf("exit %d", code)
+		}
+		for _, w := range []string{"1 setting set at runtime", "| `maxmemory` | `200mb` | `300mb` | 6 | at runtime (CONFIG SET), no restart |", "- maxmemory 200mb", "+ maxmemory 300mb"} {
+			if !strings.Contains(out, w) {
+				t.Errorf("plan lacks %q:\n%s", w, out)
+			}
+		}
+		if strings.Contains(out, "restart-pod") {
+			t.Errorf("a runtime setting restarts pods:\n%s", out)
+		}
+		dbs := commitFiles(t, repo, dir, map[string]string{"clusters/cache.yaml": cacheSpec("3") + "  redis:\n    config:\n      maxmemory: 300mb\n      databases: \"4\"\n"})
+		out, _ = runPlanArgs(t, "--repo", dir, "--offline", "--base", mem2, "--head", dbs)
+		for _, w := range []string{"6 pods restart", "**restart**: Redis cannot change it at runtime", "restart-pod cache-0: rolling restart: it runs databases with a value Redis cannot change at runtime"} {
+			if !strings.Contains(out, w) {
+				t.Errorf("plan lacks %q:\n%s", w, out)
+			}
 		}
 	})
 	t.Run("bad usage: exit 2", func(t *testing.T) {

@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/redis-gitops/redis-gitops/reconcile/kube"
 	"github.com/redis-gitops/redis-gitops/reconcile/report"
@@ -52,9 +53,12 @@ func (c Cluster) Markdown() string {
 	}
 	fmt.Fprintf(&b, "## %s redis-gitops plan: `%s` (%s)\n\n", icon, c.Cluster, c.Change)
 	fmt.Fprintf(&b, "**%s**\n\n", c.Summary())
-	if c.Against == AgainstEmpty {
+	switch {
+	case c.Against == AgainstEmpty:
 		fmt.Fprintf(&b, "> Planned against an **empty** cluster: %s\n\n", c.AgainstNote)
-	} else if c.AgainstNote != "" {
+	case c.Against == AgainstBase:
+		fmt.Fprintf(&b, "> Planned **without reading the live cluster**: the base revision's spec stands in for it. %s\n\n", c.AgainstNote)
+	case c.AgainstNote != "":
 		fmt.Fprintf(&b, "> Planned against the live cluster; %s\n\n", c.AgainstNote)
 	}
 	if c.Blocked != "" {
@@ -90,6 +94,33 @@ func (c Cluster) Markdown() string {
 			if a.Kind == topology.MoveSlots {
 				fmt.Fprintf(&b, "| %s | %s | %d | %s | %d | %s |\n", a.Pod, a.TargetPod, a.SlotCount(), ranges(a.Slots), a.Keys, bytesText(a.Bytes))
 			}
+		}
+		b.WriteString("\n")
+	}
+	if len(c.Settings) > 0 {
+		b.WriteString("### Redis settings\n\n| Setting | From | To | Nodes | How |\n| --- | --- | --- | --- | --- |\n")
+		for _, s := range c.Settings {
+			how := "at runtime (CONFIG SET), no restart"
+			if s.Restart {
+				how = "**restart**: Redis cannot change it at runtime"
+			}
+			from, to := report.FieldCells(s.From, s.To)
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %d | %s |\n", s.Key, orNone(cell(from)), orNone(cell(to)), s.Nodes, how)
+		}
+		b.WriteString("\n")
+	}
+	if len(c.Restarts) > 0 {
+		e := c.Estimate
+		fmt.Fprintf(&b, "### Rolling restart\n\n%s restart one at a time, %s; about %s in all (an estimate from measured rates).",
+			plural(e.Restarts, "pod"), plural(e.Failovers, "planned failover"), e.Duration.Round(time.Second))
+		if len(e.Unavailable) > 0 {
+			fmt.Fprintf(&b, " **Slots are unavailable** while %s restart: no in-sync replica can take over.", strings.Join(e.Unavailable, ", "))
+		} else {
+			b.WriteString(" No slot is unavailable at any step: each master hands its shard to an in-sync replica first.")
+		}
+		b.WriteString("\n\n")
+		for i, a := range c.Restarts {
+			fmt.Fprintf(&b, "%d. %s\n", i+1, cell(a.String()))
 		}
 		b.WriteString("\n")
 	}

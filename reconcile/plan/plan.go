@@ -31,6 +31,9 @@ const (
 const (
 	AgainstLive  = "live"
 	AgainstEmpty = "empty"
+	// AgainstBase: offline, the base revision's spec stands in for the
+	// live cluster (its rendered objects, the topology it converges to).
+	AgainstBase = "base"
 )
 
 // Result is the plan of a whole change.
@@ -54,7 +57,16 @@ type Cluster struct {
 	Objects []kube.Change `json:"objects,omitempty"`
 	// Actions are the Redis topology steps, in order.
 	Actions []topology.Action `json:"actions,omitempty"`
-	Pods    Names             `json:"pods"`
+	// Settings are the redis.conf settings that change, and how each
+	// reaches the nodes: at runtime, or by a restart.
+	Settings []Setting `json:"settings,omitempty"`
+	// Restarts is the rolling restart, in order: each pod's restart, with
+	// the planned failover before a master's.
+	Restarts []topology.Action `json:"restarts,omitempty"`
+	// Estimate is the time and risk of the restarts, failovers and slot
+	// moves, from measured rates (an estimate, and said so).
+	Estimate topology.Estimate `json:"estimate"`
+	Pods     Names             `json:"pods"`
 	PVCs    PVCs              `json:"pvcs"`
 	Move    Move              `json:"move"`
 	// Destructive lists every step that deletes or forgets something.
@@ -65,6 +77,18 @@ type Cluster struct {
 	// the remaining memory cannot hold, for example).
 	Blocked string   `json:"blocked,omitempty"`
 	Errors  []string `json:"errors,omitempty"`
+}
+
+// Setting is one redis.conf directive that changes.
+type Setting struct {
+	Key  string `json:"key"`
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Nodes it changes on.
+	Nodes int `json:"nodes"`
+	// Restart: Redis cannot change it at runtime; the pods that run it
+	// restart (they are in Restarts). Otherwise CONFIG SET, no restart.
+	Restart bool `json:"restart"`
 }
 
 // Shape is masters × replicas, before and after.
@@ -149,6 +173,12 @@ func (c Cluster) Summary() string {
 	if c.Move.Slots > 0 {
 		parts = append(parts, fmt.Sprintf("%d slots (~%d keys) move", c.Move.Slots, c.Move.Keys))
 	}
+	if n := c.Estimate.Restarts; n > 0 {
+		parts = append(parts, fmt.Sprintf("%s restart, %s", plural(n, "pod"), plural(c.Estimate.Failovers, "planned failover")))
+	}
+	if n := runtimeSettings(c.Settings); n > 0 {
+		parts = append(parts, fmt.Sprintf("%s set at runtime", plural(n, "setting")))
+	}
 	if n := objectChanges(c.Objects); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d objects change", n))
 	}
@@ -187,4 +217,21 @@ func SpecErrorLines(errs spec.ErrorList) []string {
 		out = append(out, report.Redact(e.Error()))
 	}
 	return out
+}
+
+func runtimeSettings(ss []Setting) int {
+	n := 0
+	for _, s := range ss {
+		if !s.Restart {
+			n++
+		}
+	}
+	return n
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
