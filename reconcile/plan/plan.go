@@ -67,8 +67,8 @@ type Cluster struct {
 	// moves, from measured rates (an estimate, and said so).
 	Estimate topology.Estimate `json:"estimate"`
 	Pods     Names             `json:"pods"`
-	PVCs    PVCs              `json:"pvcs"`
-	Move    Move              `json:"move"`
+	PVCs     PVCs              `json:"pvcs"`
+	Move     Move              `json:"move"`
 	// Destructive lists every step that deletes or forgets something.
 	Destructive []string `json:"destructive,omitempty"`
 	// Warnings: placement that falls short, and why.
