@@ -69,6 +69,10 @@ func DesiredFor(c *spec.RedisCluster) topology.Desired {
 		ZoneAware:         c.Spec.Placement.ZoneKey != "",
 		ClientPort:        render.ClientPort,
 		BusPort:           render.BusPort,
+		Policy: topology.Policy{
+			KeepGoneNodes: !c.Spec.ForgetNodes(),
+			TakeOverSlots: c.Spec.Reconcile.Destructive.TakeOverSlots,
+		},
 	}
 }
 

@@ -13,6 +13,7 @@ const (
 	DefaultNodeTimeout         = 15 * time.Second
 	DefaultStorageSize         = "1Gi"
 	DefaultRetainOnScaleIn     = true
+	DefaultForgetNodes         = true
 	DefaultTopologyKey         = "kubernetes.io/hostname"
 	DefaultAntiAffinity        = AntiAffinityPreferred
 	DefaultTolerationOp        = TolerationOpEqual
@@ -69,6 +70,7 @@ const (
 //
 // The defaults: replicasPerMaster 1, redis.image "redis:7.0",
 // redis.nodeTimeout 15s, storage.size "1Gi", storage.retainOnScaleIn true,
+// reconcile.destructive.forgetNodes true,
 // placement.topologyKey "kubernetes.io/hostname", placement.antiAffinity
 // "preferred", each toleration's operator "Equal", auth.secretRef.key
 // "password" and auth.rotationGracePeriod 1m (when auth is set),
@@ -118,6 +120,9 @@ func (c *RedisCluster) SetDefaults() {
 	if s.Reconcile.Drift == "" {
 		s.Reconcile.Drift = DefaultDrift
 	}
+	if s.Reconcile.Destructive.ForgetNodes == nil {
+		s.Reconcile.Destructive.ForgetNodes = ptr(DefaultForgetNodes)
+	}
 	if s.Migration.KeysPerBatch == 0 {
 		s.Migration.KeysPerBatch = DefaultKeysPerBatch
 	}
@@ -153,6 +158,15 @@ func (s ClusterSpec) RetainOnScaleIn() bool {
 		return DefaultRetainOnScaleIn
 	}
 	return *s.Storage.RetainOnScaleIn
+}
+
+// ForgetNodes reports whether the daemon may forget nodes no pod runs
+// (reconcile.destructive.forgetNodes, default DefaultForgetNodes).
+func (s ClusterSpec) ForgetNodes() bool {
+	if s.Reconcile.Destructive.ForgetNodes == nil {
+		return DefaultForgetNodes
+	}
+	return *s.Reconcile.Destructive.ForgetNodes
 }
 
 // ReportOnly reports whether the daemon must write nothing to Kubernetes or

@@ -33,6 +33,8 @@ func TestSetDefaultsFillsWhatIsLeftOut(t *testing.T) {
 		{"reconcile.drift", s.Reconcile.Drift, "correct"},
 		{"reconcile.suspend", s.Reconcile.Suspend, false},
 		{"migration.keysPerBatch", s.Migration.KeysPerBatch, 1000},
+		{"reconcile.destructive.forgetNodes", *s.Reconcile.Destructive.ForgetNodes, true},
+		{"reconcile.destructive.takeOverSlots", s.Reconcile.Destructive.TakeOverSlots, false},
 		{"migration.parallelSlots", s.Migration.ParallelSlots, 4},
 	} {
 		if tc.got != tc.want {
@@ -49,7 +51,7 @@ func TestSetDefaultsKeepsWhatIsSet(t *testing.T) {
 		Storage:           Storage{Size: "5Gi", RetainOnScaleIn: ptr(false)},
 		Placement:         Placement{TopologyKey: "rack", AntiAffinity: AntiAffinityNone, Tolerations: []Toleration{{Operator: TolerationOpExists}}},
 		Auth:              &Auth{SecretRef: SecretRef{Name: "s", Key: "k"}},
-		Reconcile:         Reconcile{Drift: DriftReport},
+		Reconcile:         Reconcile{Drift: DriftReport, Destructive: Destructive{ForgetNodes: ptr(false)}},
 		Migration:         Migration{KeysPerBatch: 10, ParallelSlots: 1},
 	}}
 	want := *c

@@ -217,6 +217,29 @@ type Reconcile struct {
 	// Suspend stops all action on the cluster; reports continue. Default
 	// false.
 	Suspend bool `json:"suspend,omitempty"`
+	// Destructive says which steps that forget something the daemon may
+	// take by itself. A step the policy does not allow stays in the plan
+	// and the report, marked blocked with what a person can do, and does
+	// not run.
+	Destructive Destructive `json:"destructive,omitempty"`
+}
+
+// Destructive is the policy for steps that forget or give up something.
+// Deleting the volumes of removed pods is storage.retainOnScaleIn's.
+type Destructive struct {
+	// ForgetNodes lets the daemon CLUSTER FORGET a node that no pod of the
+	// cluster runs any more and that owns no slot (the old ID of a pod that
+	// lost its volume, the nodes of a finished scale-in): no key is lost by
+	// it. Default true (DefaultForgetNodes); false keeps such nodes in
+	// every node's table, flagged failed, until a person forgets them.
+	ForgetNodes *bool `json:"forgetNodes,omitempty"`
+	// TakeOverSlots lets the daemon give slots that no live node serves
+	// (their master and every replica of it are gone) to the live masters,
+	// forgetting the gone owner first, so that the cluster serves every
+	// slot again: the keys those slots held are lost for good. Default
+	// false: the slots are reported, and the cluster stays degraded until
+	// a person restores the node or allows this.
+	TakeOverSlots bool `json:"takeOverSlots,omitempty"`
 }
 
 // Migration tunes slot migration.

@@ -68,8 +68,9 @@ func (r Result) Plan() topology.Plan {
 	return r.Rounds[len(r.Rounds)-1]
 }
 
-// Converge observes, plans and executes until the plan is empty and the
-// cluster is healthy, or the rounds run out.
+// Converge observes, plans and executes until the plan has nothing left
+// to run (steps the policy blocks stay planned) and the cluster is
+// healthy, or the rounds run out.
 func Converge(ctx context.Context, ob *Observer, ex *Executor, t Target, d topology.Desired, opts Options) (res Result, err error) {
 	if opts.MaxRounds == 0 {
 		opts.MaxRounds = 6
@@ -98,7 +99,8 @@ func Converge(ctx context.Context, ob *Observer, ex *Executor, t Target, d topol
 		if opts.DryRun {
 			return res, nil
 		}
-		if len(plan.Actions) == 0 {
+		runnable := plan.Runnable()
+		if len(runnable) == 0 {
 			if plan.Blocked != "" {
 				return res, fmt.Errorf("%s/%s: %s", t.Namespace, t.Name, plan.Blocked)
 			}
@@ -110,10 +112,10 @@ func Converge(ctx context.Context, ob *Observer, ex *Executor, t Target, d topol
 			}
 			continue // what waited for the cluster to settle can go now
 		}
-		if err := ex.Run(ctx, o, plan.Actions); err != nil {
+		if err := ex.Run(ctx, o, runnable); err != nil {
 			return res, err
 		}
-		res.Executed = append(res.Executed, plan.Actions...)
+		res.Executed = append(res.Executed, runnable...)
 		// Let gossip spread what was done before observing again.
 		if err := waitHealthy(ctx, ex, o, opts.Settle); err != nil && opts.Log != nil {
 			opts.Log.Info("topology: not settled yet", "cluster", t.Namespace+"/"+t.Name, "err", err)

@@ -74,6 +74,9 @@ func (e *Executor) Run(ctx context.Context, o *topology.Observed, actions []topo
 		if stopped(e.Stop) {
 			return ErrStopped
 		}
+		if a.Blocked != "" {
+			continue // the policy holds it back: planned and reported, never run
+		}
 		if a.Kind == topology.MoveSlots {
 			// The moves of one round run together, in parallel across pairs.
 			j := i

@@ -60,6 +60,7 @@ const (
 	ReasonSpecInvalid       = "SpecInvalid"
 	ReasonApplyFailed       = "ApplyFailed"
 	ReasonTopologyBlocked   = "TopologyBlocked"
+	ReasonBlockedByPolicy   = "BlockedByPolicy" // a destructive step waits for a person (spec.reconcile.destructive)
 	ReasonConvergeFailed    = "ConvergeFailed"
 	ReasonNotStalled        = "NotStalled"
 	ReasonConverging        = "Converging"
@@ -127,6 +128,9 @@ func stalledCondition(in Input, plan topology.Plan) Condition {
 		c.Reason, c.Message = ReasonTopologyBlocked, redact(plan.Blocked)
 	case in.TopologyErr != nil:
 		c.Reason, c.Message = ReasonConvergeFailed, redact(in.TopologyErr.Error())
+	case len(plan.BlockedSteps()) > 0:
+		b := plan.BlockedSteps()
+		c.Reason, c.Message = ReasonBlockedByPolicy, redact(fmt.Sprintf("%s held back by policy: %s", plural(len(b), "destructive step"), b[0].String()))
 	default:
 		return Condition{Type: Stalled, Status: False, Reason: ReasonNotStalled, Message: "nothing blocks the pass"}
 	}

@@ -277,7 +277,13 @@ func Build(in Input) Report {
 			acts = append(slices.Clone(plan.Actions), in.Topology.Roll...)
 		}
 		for _, a := range acts {
-			r.Actions = append(r.Actions, redact(prefix(dryRun)+a.String()))
+			if a.Blocked == "" {
+				r.Actions = append(r.Actions, redact(prefix(dryRun)+a.String()))
+			}
+		}
+		// Destructive steps the policy holds back: in the report, never run.
+		for _, a := range plan.BlockedSteps() {
+			r.Warnings = append(r.Warnings, redact("blocked by policy: "+a.String()))
 		}
 		r.Migration = buildMigration(in.Topology, plan)
 	}

@@ -141,6 +141,47 @@ type Desired struct {
 	ZoneAware         bool
 	ClientPort        int // 6379
 	BusPort           int // 16379
+	// Policy for destructive steps (spec.reconcile.destructive); the zero
+	// value forgets gone nodes and takes over no slot.
+	Policy Policy
+}
+
+// Policy says which destructive steps may run. A step it does not allow
+// is planned with Blocked set: shown, never executed (invariant 3).
+type Policy struct {
+	// KeepGoneNodes blocks forgetting a node no pod runs (forgetNodes: false).
+	KeepGoneNodes bool
+	// TakeOverSlots allows giving slots no live node serves to the live
+	// masters, forgetting their gone owner first: their keys are lost.
+	TakeOverSlots bool
+}
+
+// Why a destructive step is blocked, and what a person can do.
+const (
+	blockedForget   = "spec.reconcile.destructive.forgetNodes is false: forget it by hand (CLUSTER FORGET on every node within 60 s), or allow it"
+	blockedTakeOver = "spec.reconcile.destructive.takeOverSlots is false: restore the node that held these slots (its pod and volume), or allow the take-over, which loses their keys for good"
+)
+
+// Runnable are the plan's actions that run: all but the blocked ones.
+func (p Plan) Runnable() []Action {
+	var out []Action
+	for _, a := range p.Actions {
+		if a.Blocked == "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// BlockedSteps are the plan's actions the policy holds back.
+func (p Plan) BlockedSteps() []Action {
+	var out []Action
+	for _, a := range p.Actions {
+		if a.Blocked != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Plan is the outcome of comparing desired and observed.
@@ -349,7 +390,10 @@ func planFormed(d Desired, o *Observed, want int, p Plan) Plan {
 			}
 		}
 	} else if len(uncovered) > 0 {
-		p.Drift = append(p.Drift, Drift{Kind: DriftUncovered, Subject: "cluster", Detail: fmt.Sprintf("slots %s have no owner; assigning them could hide lost keys, so they are only reported", formatRanges(uncovered))})
+		p.Drift = append(p.Drift, Drift{Kind: DriftUncovered, Subject: "cluster", Detail: fmt.Sprintf("slots %s have no owner; assigning them could hide lost keys, so they are only reported unless spec.reconcile.destructive.takeOverSlots allows it", formatRanges(uncovered))})
+		if allAnswered {
+			p.Actions = append(p.Actions, takeOver(d, o, uncovered)...)
+		}
 	}
 
 	// Placement and roles.
@@ -476,14 +520,24 @@ func planFormed(d Desired, o *Observed, want int, p Plan) Plan {
 				}
 			}
 		}
-		for id := range holding {
+		for _, id := range sortedKeys(holding) {
 			delete(gone, id)
 			p.Drift = append(p.Drift, Drift{Kind: DriftFailedNode, Subject: short(id),
 				Detail: "no pod runs this node and it still owns slots: not forgotten; its slots have no live owner"})
+			a := Action{Kind: Forget, Target: id, Destructive: true,
+				Reason: "take over the slots of a node no pod runs: forget it on every node, then give its slots to the live masters (their keys are lost)"}
+			if !d.Policy.TakeOverSlots {
+				a.Blocked = blockedTakeOver
+			}
+			p.Actions = append(p.Actions, a)
 		}
 		for _, g := range sortedKeys(gone) {
-			p.Actions = append(p.Actions, Action{Kind: Forget, Target: g, Destructive: true,
-				Reason: "unreachable, and no pod of the cluster runs this node ID any more: forget it on every node (within the 60 s FORGET ban)"})
+			a := Action{Kind: Forget, Target: g, Destructive: true,
+				Reason: "unreachable, and no pod of the cluster runs this node ID any more: forget it on every node (within the 60 s FORGET ban)"}
+			if d.Policy.KeepGoneNodes {
+				a.Blocked = blockedForget
+			}
+			p.Actions = append(p.Actions, a)
 			p.Drift = append(p.Drift, Drift{Kind: DriftFailedNode, Subject: short(g), Detail: "failed node that no pod runs"})
 		}
 	}
@@ -502,6 +556,40 @@ func planFormed(d Desired, o *Observed, want int, p Plan) Plan {
 	}
 	sortActions(p.Actions)
 	return p
+}
+
+// takeOver gives slots no node owns to the serving masters, the range to
+// the one with the fewest slots so far: a destructive step (the keys of
+// those slots are gone with their owner), run only when the policy allows.
+func takeOver(d Desired, o *Observed, uncovered []SlotRange) []Action {
+	count := map[string]int{}
+	var masters []*Node
+	for _, id := range o.NodeIDs() {
+		if n := o.Nodes[id]; n.IsMaster() && n.SlotCount() > 0 {
+			masters = append(masters, n)
+			count[id] = n.SlotCount()
+		}
+	}
+	if len(masters) == 0 {
+		return nil
+	}
+	var out []Action
+	for _, r := range uncovered {
+		best := masters[0]
+		for _, m := range masters[1:] {
+			if count[m.ID] < count[best.ID] {
+				best = m
+			}
+		}
+		count[best.ID] += r.Len()
+		a := Action{Kind: AddSlots, Pod: best.Pod.Name, Node: best.ID, Slots: []SlotRange{r}, Destructive: true,
+			Reason: "take over slots no live node owns: the cluster serves them again, empty (their keys are lost)"}
+		if !d.Policy.TakeOverSlots {
+			a.Blocked = blockedTakeOver
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 func hasKind(as []Action, kinds ...ActionKind) bool {

@@ -175,3 +175,113 @@ func TestPlanRoleSwapWaitsForTheLink(t *testing.T) {
 		})
 	}
 }
+
+// A node no pod runs any more is forgotten unless the policy keeps it;
+// slots whose owner is gone are taken over only when the policy allows,
+// and a blocked step stays in the plan, never runnable (invariant 3).
+func TestDestructivePolicy(t *testing.T) {
+	d := Desired{Masters: 3, ReplicasPerMaster: 1, ClientPort: 6379, BusPort: 16379}
+	// Pod cache-5 lost its volume: it runs a new, empty node 7; node 6
+	// (its old ID, a replica) is gone.
+	gone := line(6, "10.0.0.99", "slave,fail", 1, "")
+	views := map[string]string{}
+	for i := 1; i <= 5; i++ {
+		views[fmt.Sprintf("cache-%d", i-1)] = healthy(i, map[int]string{6: gone})
+	}
+	views["cache-5"] = line(7, "10.0.0.6", "myself,master", 0, "") + "\n"
+	o := observed(t, podsOn("a", "b", "c", "a", "b", "c"), views, nil)
+
+	forgets := func(p Plan) (runnable, blocked int) {
+		for _, a := range p.Actions {
+			if a.Kind == Forget && a.Target == id(6) {
+				if a.Blocked != "" {
+					blocked++
+				} else {
+					runnable++
+				}
+			}
+		}
+		return
+	}
+	if r, b := forgets(PlanTopology(d, o)); r != 1 || b != 0 {
+		t.Errorf("default policy: forget runnable %d blocked %d, want 1 and 0", r, b)
+	}
+	keep := d
+	keep.Policy.KeepGoneNodes = true
+	p := PlanTopology(keep, o)
+	if r, b := forgets(p); r != 0 || b != 1 {
+		t.Errorf("forgetNodes false: forget runnable %d blocked %d, want 0 and 1", r, b)
+	}
+	for _, a := range p.Runnable() {
+		if a.Kind == Forget {
+			t.Errorf("a blocked forget is runnable: %s", a)
+		}
+	}
+	if b := p.BlockedSteps(); len(b) != 1 || !strings.Contains(b[0].String(), "[blocked: spec.reconcile.destructive.forgetNodes is false") {
+		t.Errorf("blocked steps %v", b)
+	}
+
+	// Master 3 is gone with its slots and its replica (node 5) too: every
+	// pod answers, none runs them.
+	views = map[string]string{}
+	lost := map[int]string{3: line(3, "10.0.0.93", "master,fail", 0, "10923-16383"), 5: line(5, "10.0.0.95", "slave,fail", 3, "")}
+	for _, i := range []int{1, 2, 4, 6} {
+		views[fmt.Sprintf("cache-%d", i-1)] = healthy(i, lost)
+	}
+	views["cache-2"] = line(8, "10.0.0.3", "myself,master", 0, "") + "\n"
+	views["cache-4"] = line(9, "10.0.0.5", "myself,master", 0, "") + "\n"
+	o = observed(t, podsOn("a", "b", "c", "a", "b", "c"), views, nil)
+	p = PlanTopology(d, o)
+	var blockedTakeOver bool
+	for _, a := range p.Actions {
+		if a.Kind == Forget && a.Target == id(3) {
+			blockedTakeOver = a.Blocked != "" && strings.Contains(a.Blocked, "takeOverSlots is false")
+		}
+	}
+	if !blockedTakeOver {
+		t.Errorf("the gone slot owner is not a blocked take-over by default: %v", p.Actions)
+	}
+	allow := d
+	allow.Policy.TakeOverSlots = true
+	p = PlanTopology(allow, o)
+	var forget bool
+	for _, a := range p.Runnable() {
+		forget = forget || a.Kind == Forget && a.Target == id(3) && a.Destructive
+	}
+	if !forget {
+		t.Errorf("takeOverSlots: the gone owner is not forgotten: %v", p.Actions)
+	}
+
+	// Once forgotten, its slots have no owner: they go to a live master.
+	views = map[string]string{}
+	for _, i := range []int{1, 2, 4, 6} {
+		v := healthy(i, nil)
+		var kept []string
+		for _, l := range strings.Split(strings.TrimSpace(v), "\n") {
+			if !strings.HasPrefix(l, id(3)) && !strings.HasPrefix(l, id(5)) {
+				kept = append(kept, l)
+			}
+		}
+		views[fmt.Sprintf("cache-%d", i-1)] = strings.Join(kept, "\n") + "\n"
+	}
+	views["cache-2"] = line(8, "10.0.0.3", "myself,master", 0, "") + "\n"
+	views["cache-4"] = line(9, "10.0.0.5", "myself,master", 0, "") + "\n"
+	o = observed(t, podsOn("a", "b", "c", "a", "b", "c"), views, nil)
+	for _, tc := range []struct {
+		policy   Policy
+		runnable bool
+	}{{Policy{}, false}, {Policy{TakeOverSlots: true}, true}} {
+		dd := d
+		dd.Policy = tc.policy
+		p := PlanTopology(dd, o)
+		var add *Action
+		for i, a := range p.Actions {
+			if a.Kind == AddSlots {
+				add = &p.Actions[i]
+			}
+		}
+		if add == nil || add.Slots[0] != (SlotRange{10923, 16383}) || !add.Destructive || (add.Blocked == "") != tc.runnable {
+			t.Errorf("policy %+v: take-over %+v, want slots 10923-16383, runnable %v", tc.policy, add, tc.runnable)
+		}
+	}
+}
