@@ -82,7 +82,13 @@ func (p Pass) Run(ctx context.Context, clusters []*spec.RedisCluster, loadErrs s
 		if co.Err == nil {
 			oc.Objects = &out.Objects.Clusters[i].Result
 			if !p.ObjectsOnly {
-				res, err := p.Redis.Converge(ctx, c, oc.DryRun)
+				opts := ConvergeOptions{DryRun: oc.DryRun}
+				if oc.DryRun {
+					// Not applied: the pods would restart for the template the
+					// StatefulSet does not have yet.
+					opts.TemplateChange = kube.TemplateChange(co.Result.Changes)
+				}
+				res, err := p.Redis.ConvergeWith(ctx, c, opts)
 				oc.Topology, oc.TopologyErr = &res, err
 				if oc.Hold != nil && err == nil && !oc.DryRun {
 					p.finishScaleIn(ctx, c, &oc)

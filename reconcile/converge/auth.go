@@ -93,6 +93,8 @@ type AuthResult struct {
 	// Missed are the pods not read (not running, unreachable), with why:
 	// the old passwords stay until none is missed.
 	Missed []string `json:"missed,omitempty" yaml:"missed,omitempty"`
+	// Steps is the password plan this pass made (PlanAuth), before it ran.
+	Steps []AuthStep `json:"steps,omitempty" yaml:"steps,omitempty"`
 	// Done: every node takes the declared password and only it, and uses
 	// it as masterauth.
 	Done bool `json:"done" yaml:"done"`
@@ -175,65 +177,119 @@ func ConvergeAuth(ctx context.Context, dial Dialer, port int, pods []topology.Po
 		res.Nodes = append(res.Nodes, n)
 		conns = append(conns, conn{p.Name, a})
 	}
-	done := func() bool {
-		for _, n := range res.Nodes {
-			if !n.AcceptsDeclared || n.Others > 0 || !n.MasterauthDeclared {
-				return false
+	steps := PlanAuth(res, pw == "", drop)
+	res.Steps = steps
+	if res.Done = len(steps) == 0 && len(res.Missed) == 0; res.Done || dryRun {
+		return res, nil
+	}
+	admins := map[string]Admin{}
+	for _, c := range conns {
+		admins[c.pod] = c.a
+	}
+	index := map[string]int{}
+	for i, n := range res.Nodes {
+		index[n.Pod] = i
+	}
+	for _, st := range steps {
+		if !st.Now() {
+			continue
+		}
+		n := &res.Nodes[index[st.Pod]]
+		if _, err := admins[st.Pod].Do(ctx, st.args(pw)...); err != nil {
+			return res, fmt.Errorf("%s: %s: %w", st.Pod, st.Kind, err)
+		}
+		switch st.Kind {
+		case AddPassword:
+			n.AcceptsDeclared = true
+			if n.noPassword {
+				n.Others, n.noPassword = n.Others-1, false
 			}
+			res.Added++
+		case SetMasterauth:
+			n.MasterauthDeclared = true
+			res.MasterauthSet++
+		case DropPasswords:
+			n.Others = 0
+			res.Dropped++
 		}
-		return len(res.Missed) == 0
 	}
-	if res.Done = done(); res.Done || dryRun {
-		return res, nil
-	}
-	// 1. Every node takes the declared password too.
-	for i, c := range conns {
-		n := &res.Nodes[i]
-		if n.AcceptsDeclared || pw == "" {
-			continue
-		}
-		if _, err := c.a.Do(ctx, "ACL", "SETUSER", "default", "on", ">"+pw); err != nil {
-			return res, fmt.Errorf("%s: add the new password: %w", c.pod, err)
-		}
-		n.AcceptsDeclared = true
-		if n.noPassword {
-			n.Others, n.noPassword = n.Others-1, false
-		}
-		res.Added++
-	}
-	// 2. Every node authenticates to its master with it.
-	for i, c := range conns {
-		n := &res.Nodes[i]
-		if n.MasterauthDeclared {
-			continue
-		}
-		if _, err := c.a.Do(ctx, "CONFIG", "SET", "masterauth", pw); err != nil {
-			return res, fmt.Errorf("%s: set masterauth: %w", c.pod, err)
-		}
-		n.MasterauthDeclared = true
-		res.MasterauthSet++
-	}
-	// 3. Only then, and only when no node was missed, the others go.
-	if !drop || len(res.Missed) > 0 {
-		return res, nil
-	}
-	for i, c := range conns {
-		n := &res.Nodes[i]
-		if n.Others == 0 {
-			continue
-		}
-		args := []any{"ACL", "SETUSER", "default", "on", "resetpass", ">" + pw}
-		if pw == "" {
-			args = []any{"ACL", "SETUSER", "default", "on", "nopass"}
-		}
-		if _, err := c.a.Do(ctx, args...); err != nil {
-			return res, fmt.Errorf("%s: drop the old passwords: %w", c.pod, err)
-		}
-		n.Others = 0
-		res.Dropped++
-	}
-	res.Done = done()
+	res.Done = len(PlanAuth(res, pw == "", true)) == 0 && len(res.Missed) == 0
 	return res, nil
+}
+
+// AuthStepKind is one step of a password change on one node.
+type AuthStepKind string
+
+// Password steps, in the order they run across the cluster.
+const (
+	AddPassword   AuthStepKind = "add the new password"           // ACL SETUSER default on >pw
+	SetMasterauth AuthStepKind = "set masterauth"                 // CONFIG SET masterauth pw
+	DropPasswords AuthStepKind = "drop the old passwords"         // ACL SETUSER default on resetpass >pw
+	WaitDrop      AuthStepKind = "keep the old passwords for now" // the grace period runs
+)
+
+// AuthStep is one planned password step on one node, with its reason.
+// It names no password.
+type AuthStep struct {
+	Pod    string       `json:"pod" yaml:"pod"`
+	Kind   AuthStepKind `json:"kind" yaml:"kind"`
+	Reason string       `json:"reason" yaml:"reason"`
+}
+
+// Now tells a step this pass runs from one that waits (WaitDrop).
+func (s AuthStep) Now() bool { return s.Kind != WaitDrop }
+
+func (s AuthStep) String() string {
+	return "password: " + string(s.Kind) + " on " + s.Pod + ": " + s.Reason
+}
+
+func (s AuthStep) args(pw string) []any {
+	switch s.Kind {
+	case AddPassword:
+		return []any{"ACL", "SETUSER", "default", "on", ">" + pw}
+	case SetMasterauth:
+		return []any{"CONFIG", "SET", "masterauth", pw}
+	}
+	if pw == "" {
+		return []any{"ACL", "SETUSER", "default", "on", "nopass"}
+	}
+	return []any{"ACL", "SETUSER", "default", "on", "resetpass", ">" + pw}
+}
+
+// PlanAuth is the password plan over what every node takes: first every
+// node accepts the declared password besides what it took before, then
+// every node authenticates to its master with it (a link up stays up, a
+// link that reconnects uses it, which its master now takes), and only
+// with drop, and only when every pod was read, the other passwords go.
+// Without drop, the nodes that still take another password get a
+// WaitDrop step: the rotation's grace period runs. noAuth: the declared
+// state is "no password". Pure: the caller decides drop from its clock.
+func PlanAuth(r AuthResult, noAuth, drop bool) []AuthStep {
+	var out []AuthStep
+	for _, n := range r.Nodes {
+		if !n.AcceptsDeclared && !noAuth {
+			out = append(out, AuthStep{Pod: n.Pod, Kind: AddPassword, Reason: "it must take the declared password before anything else changes"})
+		}
+	}
+	for _, n := range r.Nodes {
+		if !n.MasterauthDeclared {
+			out = append(out, AuthStep{Pod: n.Pod, Kind: SetMasterauth, Reason: "replication authenticates with the declared password, which every node now takes"})
+		}
+	}
+	for _, n := range r.Nodes {
+		if n.Others == 0 && !(noAuth && !n.AcceptsDeclared) {
+			continue
+		}
+		switch {
+		case !drop:
+			out = append(out, AuthStep{Pod: n.Pod, Kind: WaitDrop, Reason: "the rotation's grace period is not over: clients may still send the old password"})
+		case len(r.Missed) > 0:
+			out = append(out, AuthStep{Pod: n.Pod, Kind: WaitDrop, Reason: "not every pod could be read: the old passwords stay until a pass reaches them all"})
+		default:
+			out = append(out, AuthStep{Pod: n.Pod, Kind: DropPasswords, Reason: "every node takes the declared password and the grace period is over"})
+		}
+	}
+	return out
 }
 
 // readAuth reads what the default user takes (ACL GETUSER default) and the

@@ -166,3 +166,38 @@ func field(info, key string) string {
 	}
 	return ""
 }
+
+// PlanAuth orders a password change across the cluster and decides the
+// drop from the drop flag alone: the caller's clock, not its own.
+func TestPlanAuth(t *testing.T) {
+	kinds := func(steps []AuthStep) string {
+		var out []string
+		for _, s := range steps {
+			out = append(out, s.Pod+":"+string(s.Kind))
+		}
+		return strings.Join(out, ", ")
+	}
+	fresh := AuthResult{Nodes: []AuthNode{{Pod: "c-0", Others: 1}, {Pod: "c-1", Others: 1}}}
+	for _, tc := range []struct {
+		name string
+		r    AuthResult
+		drop bool
+		want string
+	}{
+		{"a rotation starts: add everywhere, then masterauth, the old passwords wait", fresh, false,
+			"c-0:add the new password, c-1:add the new password, c-0:set masterauth, c-1:set masterauth, c-0:keep the old passwords for now, c-1:keep the old passwords for now"},
+		{"no grace: add, masterauth, then drop", fresh, true,
+			"c-0:add the new password, c-1:add the new password, c-0:set masterauth, c-1:set masterauth, c-0:drop the old passwords, c-1:drop the old passwords"},
+		{"grace over: only the drop is left", AuthResult{Nodes: []AuthNode{{Pod: "c-0", AcceptsDeclared: true, MasterauthDeclared: true, Others: 1}}}, true,
+			"c-0:drop the old passwords"},
+		{"a pod not read: the old passwords stay", AuthResult{Nodes: []AuthNode{{Pod: "c-0", AcceptsDeclared: true, MasterauthDeclared: true, Others: 1}}, Missed: []string{"c-1: not running"}}, true,
+			"c-0:keep the old passwords for now"},
+		{"done: nothing", AuthResult{Nodes: []AuthNode{{Pod: "c-0", AcceptsDeclared: true, MasterauthDeclared: true}}}, true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := kinds(PlanAuth(tc.r, false, tc.drop)); got != tc.want {
+				t.Errorf("plan:\n got %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}

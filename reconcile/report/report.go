@@ -256,6 +256,13 @@ func Build(in Input) Report {
 		}
 		if a := in.Topology.Auth; a != nil {
 			r.Actions = append(r.Actions, authActions(a.AuthResult)...)
+			if dryRun {
+				for _, st := range a.Steps {
+					if st.Now() {
+						r.Actions = append(r.Actions, redact(prefix(true)+st.String()))
+					}
+				}
+			}
 			if n := a.Others(); n > 0 {
 				detail := "the old password is dropped once every node has the new one"
 				if !a.DropAfter.IsZero() {
