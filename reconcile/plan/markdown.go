@@ -88,7 +88,18 @@ func (c Cluster) Markdown() string {
 		b.WriteString("\n")
 	}
 	if c.Move.Slots > 0 {
-		fmt.Fprintf(&b, "### Slots to move\n\n%d slots, about %d keys and %s, moved while clients keep writing:\n\n", c.Move.Slots, c.Move.Keys, bytesText(c.Move.Bytes))
+		var moves []topology.Action
+		for _, a := range c.Actions {
+			if a.Kind == topology.MoveSlots {
+				moves = append(moves, a)
+			}
+		}
+		fmt.Fprintf(&b, "### Slots to move\n\n%d slots, about %d keys and %s, moved while clients keep writing; about %s (an estimate from the migration engine's measured rate",
+			c.Move.Slots, c.Move.Keys, bytesText(c.Move.Bytes), topology.EstimateOf(moves).Duration.Round(time.Second))
+		if c.Against != AgainstLive {
+			b.WriteString(", for the slots alone: their keys are not known offline")
+		}
+		b.WriteString("). No slot is unavailable: a slot moves key by key, and clients follow ASK and MOVED.\n\n")
 		b.WriteString("| From | To | Slots | Ranges | ~Keys | ~Bytes |\n| --- | --- | --- | --- | --- | --- |\n")
 		for _, a := range c.Actions {
 			if a.Kind == topology.MoveSlots {
