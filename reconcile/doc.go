@@ -1,3 +1,6 @@
-// Package reconcile is the core of redis-gitops: rendering Kubernetes
-// objects, applying them, observing Redis, planning and executing.
+// Package reconcile orchestrates a pass: it applies each cluster's
+// rendered objects (reconcile/kube), hands the Redis half to
+// reconcile/cluster, builds one report per cluster (reconcile/report), and
+// plans pull requests (planner.go, reconcile/plan). The decisions
+// themselves are pure planners in the sub-packages.
 package reconcile

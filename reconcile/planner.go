@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/redis-gitops/redis-gitops/reconcile/cluster"
 	"github.com/redis-gitops/redis-gitops/reconcile/converge"
 	"github.com/redis-gitops/redis-gitops/reconcile/kube"
 	"github.com/redis-gitops/redis-gitops/reconcile/plan"
@@ -176,7 +177,7 @@ func (p Planner) planCluster(ctx context.Context, old, c *spec.RedisCluster, cha
 	switch {
 	case cp.Against == plan.AgainstBase && live > 0:
 		var err error
-		if o, err = topology.Converged(DesiredFor(old), podsOf(old.Metadata.Name, 0, int(live))); err != nil {
+		if o, err = topology.Converged(cluster.DesiredFor(old), podsOf(old.Metadata.Name, 0, int(live))); err != nil {
 			cp.AgainstNote = joinNote(cp.AgainstNote, "the base revision's topology cannot be placed: "+err.Error())
 			o = nil
 		}
@@ -191,7 +192,7 @@ func (p Planner) planCluster(ctx context.Context, old, c *spec.RedisCluster, cha
 			o = nil
 		}
 	}
-	d := DesiredFor(c)
+	d := cluster.DesiredFor(c)
 	var tp topology.Plan
 	if o == nil {
 		tp = topology.PlanTopology(d, topology.Fresh(podsOf(c.Metadata.Name, 0, int(want))))
@@ -235,14 +236,14 @@ func (p Planner) planRestarts(ctx context.Context, cp *plan.Cluster, old, c *spe
 	major := settings.MajorOf(c.Spec.Redis.Image)
 	var diffs []converge.SettingDiff
 	if cp.Against == plan.AgainstBase {
-		before := declaredSettings(old)
-		for _, d := range settings.Compare(declaredSettings(c), before) {
+		before := cluster.DeclaredSettings(old)
+		for _, d := range settings.Compare(cluster.DeclaredSettings(c), before) {
 			for _, id := range o.NodeIDs() {
 				diffs = append(diffs, converge.SettingDiff{Pod: o.Nodes[id].Pod.Name, Diff: d, NeedsRestart: settings.NeedsRestart(major, d.Key)})
 			}
 		}
 		// A directive new to the spec runs at Redis's default before.
-		for k, v := range declaredSettings(c) {
+		for k, v := range cluster.DeclaredSettings(c) {
 			if _, ok := before[k]; !ok {
 				for _, id := range o.NodeIDs() {
 					diffs = append(diffs, converge.SettingDiff{Pod: o.Nodes[id].Pod.Name, Diff: settings.Diff{Key: k, Live: "(Redis default)", Declared: v}, NeedsRestart: settings.NeedsRestart(major, k)})
@@ -250,9 +251,9 @@ func (p Planner) planRestarts(ctx context.Context, cp *plan.Cluster, old, c *spe
 			}
 		}
 	} else {
-		dial, err := p.Redis.observeDialer(ctx, c)
+		dial, err := p.Redis.ObserveDialer(ctx, c)
 		if err == nil {
-			diffs, err = converge.ReadNodeSettings(ctx, dial, render.ClientPort, major, o, func(*topology.Node) map[string]string { return declaredSettings(c) })
+			diffs, err = converge.ReadNodeSettings(ctx, dial, render.ClientPort, major, o, func(*topology.Node) map[string]string { return cluster.DeclaredSettings(c) })
 		}
 		if err != nil {
 			cp.AgainstNote = joinNote(cp.AgainstNote, "the nodes' settings could not be read: "+err.Error())
@@ -267,14 +268,14 @@ func (p Planner) planRestarts(ctx context.Context, cp *plan.Cluster, old, c *spe
 				stale[o.Nodes[id].Pod.Name] = templateChange
 			}
 		}
-		for pod, keys := range needsRestartByPod(diffs) {
+		for pod, keys := range cluster.NeedsRestartByPod(diffs) {
 			if _, ok := stale[pod]; !ok {
 				stale[pod] = "it runs " + strings.Join(keys, ", ") + " with a value Redis cannot change at runtime"
 			}
 		}
 	} else {
 		var err error
-		stale, err = p.Redis.stalePods(ctx, TargetFor(c), sts, templateChange, needsRestartByPod(diffs))
+		stale, err = p.Redis.StalePods(ctx, cluster.TargetFor(c), sts, templateChange, cluster.NeedsRestartByPod(diffs))
 		if err != nil {
 			cp.AgainstNote = joinNote(cp.AgainstNote, "the pods could not be read: "+err.Error())
 		}
@@ -339,11 +340,11 @@ func (p Planner) unreachable(def string) string {
 }
 
 func (p Planner) observe(ctx context.Context, c *spec.RedisCluster) (*topology.Observed, error) {
-	dial, err := p.Redis.observeDialer(ctx, c)
+	dial, err := p.Redis.ObserveDialer(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	return (&converge.Observer{Client: p.Redis.Client, Dial: dial}).Observe(ctx, TargetFor(c))
+	return (&converge.Observer{Client: p.Redis.Client, Dial: dial}).Observe(ctx, cluster.TargetFor(c))
 }
 
 // planRemoved: the spec left Git; its objects are pruned (PVCs kept).

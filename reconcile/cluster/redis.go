@@ -1,4 +1,4 @@
-package reconcile
+package cluster
 
 import (
 	"context"
@@ -185,7 +185,7 @@ func (r *Redis) ConvergeWith(ctx context.Context, c *spec.RedisCluster, opts Con
 		}
 		declared := map[string]string{}
 		if withDeclared {
-			declared = declaredSettings(c)
+			declared = DeclaredSettings(c)
 		}
 		diffs, err := converge.ApplyNodeSettings(ctx, dial, t.Port, settings.MajorOf(c.Spec.Redis.Image), o, func(n *topology.Node) map[string]string {
 			return overlay(declared, announce[n.Pod.Name])
@@ -228,7 +228,7 @@ func (r *Redis) ConvergeWith(ctx context.Context, c *spec.RedisCluster, opts Con
 			case serr != nil:
 				return res, fmt.Errorf("read StatefulSet %s: %w", c.Key(), serr)
 			}
-			stale, serr := r.stalePods(ctx, t, sts, opts.TemplateChange, needsRestartByPod(res.Settings))
+			stale, serr := r.StalePods(ctx, t, sts, opts.TemplateChange, NeedsRestartByPod(res.Settings))
 			if serr != nil {
 				return res, serr
 			}
@@ -252,9 +252,9 @@ func (r *Redis) ConvergeWith(ctx context.Context, c *spec.RedisCluster, opts Con
 	return res, err
 }
 
-// declaredSettings are the spec's redis.conf settings, keys lower-cased as
+// DeclaredSettings are the spec's redis.conf settings, keys lower-cased as
 // Redis reads them.
-func declaredSettings(c *spec.RedisCluster) map[string]string {
+func DeclaredSettings(c *spec.RedisCluster) map[string]string {
 	out := map[string]string{}
 	for k, v := range c.Spec.Redis.Config {
 		out[strings.ToLower(k)] = v

@@ -1,4 +1,4 @@
-package reconcile
+package cluster
 
 import (
 	"context"
@@ -41,9 +41,9 @@ func staleReason(p corev1.Pod, sts *appsv1.StatefulSet, templateChange string, n
 	return ""
 }
 
-// stalePods reads the cluster's pods and says which must restart, and
+// StalePods reads the cluster's pods and says which must restart, and
 // why (staleReason). sts nil: the StatefulSet does not exist yet.
-func (r *Redis) stalePods(ctx context.Context, t converge.Target, sts *appsv1.StatefulSet, templateChange string, needsRestart map[string][]string) (map[string]string, error) {
+func (r *Redis) StalePods(ctx context.Context, t converge.Target, sts *appsv1.StatefulSet, templateChange string, needsRestart map[string][]string) (map[string]string, error) {
 	pods, err := r.Client.CoreV1().Pods(t.Namespace).List(ctx, metav1.ListOptions{LabelSelector: t.Selector})
 	if err != nil {
 		return nil, fmt.Errorf("list pods of %s/%s: %w", t.Namespace, t.Name, err)
@@ -57,8 +57,8 @@ func (r *Redis) stalePods(ctx context.Context, t converge.Target, sts *appsv1.St
 	return stale, nil
 }
 
-// needsRestartByPod groups the settings that need a restart by pod.
-func needsRestartByPod(diffs []converge.SettingDiff) map[string][]string {
+// NeedsRestartByPod groups the settings that need a restart by pod.
+func NeedsRestartByPod(diffs []converge.SettingDiff) map[string][]string {
 	out := map[string][]string{}
 	for _, s := range diffs {
 		if s.NeedsRestart {
@@ -79,14 +79,14 @@ func needsRestartByPod(diffs []converge.SettingDiff) map[string][]string {
 // settle runs after each step, once the cluster is whole again: it sets
 // what a restarted node lost (the address it announces).
 func (r *Redis) roll(ctx context.Context, c *spec.RedisCluster, ob *converge.Observer, ex *converge.Executor, t converge.Target, res *converge.Result, settle func(*topology.Observed) error) ([]topology.Action, error) {
-	needsRestart := needsRestartByPod(res.Settings)
+	needsRestart := NeedsRestartByPod(res.Settings)
 	var done []topology.Action
 	for {
 		sts, err := r.observedStatefulSet(ctx, t)
 		if err != nil {
 			return done, err
 		}
-		stale, err := r.stalePods(ctx, t, sts, "", needsRestart)
+		stale, err := r.StalePods(ctx, t, sts, "", needsRestart)
 		if err != nil {
 			return done, err
 		}

@@ -1,4 +1,4 @@
-package reconcile
+package cluster
 
 import (
 	"context"
@@ -44,7 +44,7 @@ func (r *Redis) ScaleInHold(ctx context.Context, c *spec.RedisCluster) (*Hold, e
 	if live <= want {
 		return nil, nil
 	}
-	dial, err := r.observeDialer(ctx, c)
+	dial, err := r.ObserveDialer(ctx, c)
 	if err != nil {
 		return &Hold{Replicas: live, Pods: []string{"(cannot be observed: " + err.Error() + ")"}}, nil
 	}

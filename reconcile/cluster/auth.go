@@ -1,4 +1,4 @@
-package reconcile
+package cluster
 
 import (
 	"context"
@@ -150,10 +150,10 @@ func rotation(st *authState, want string, grace time.Duration, now time.Time) (r
 	return rotating, drop
 }
 
-// observeDialer dials the cluster's nodes with whichever password each
+// ObserveDialer dials the cluster's nodes with whichever password each
 // takes (the declared one, or the one before a rotation that is under
 // way): for the reads outside a convergence (scale-in holds, plans).
-func (r *Redis) observeDialer(ctx context.Context, c *spec.RedisCluster) (converge.Dialer, error) {
+func (r *Redis) ObserveDialer(ctx context.Context, c *spec.RedisCluster) (converge.Dialer, error) {
 	if r.Dial != nil {
 		return r.Dial, nil
 	}
