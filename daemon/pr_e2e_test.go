@@ -20,17 +20,7 @@ import (
 // failure status and the error lines; after merge, the applied commit gets
 // a success status linking the report.
 func TestPullRequestPlans(t *testing.T) {
-	srv := giteatest.Shared(t)
-	ns := sandboxtest.Namespace(t, "prs")
-	repo := srv.CreateRepo(t, "prs-"+ns)
-	srv.PutFile(t, repo, "main", "clusters/cache.yaml", clusterSpec(ns, "cache", 3, 0, "", ""), "add cache")
-	tokenFile := filepath.Join(t.TempDir(), "forge-token")
-	if err := os.WriteFile(tokenFile, []byte(srv.Token+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, "daemon-prs", repo, ns, "--interval", "2s",
-		"--forge", "gitea", "--forge-url", srv.URL, "--forge-repo", repo.FullName(), "--forge-token-file", tokenFile)
-	srv.AddWebhookEvents(t, repo, "http://"+d.addr+"/hooks/gitea", webhookSecret, "push", "pull_request", "pull_request_sync")
+	srv, repo, ns := planningDaemon(t, "prs", func(ns string) string { return clusterSpec(ns, "cache", 3, 0, "", "") })
 	waitStatus(t, srv, repo, ns, "cache", 3*time.Minute, "3x0 ready", ready)
 
 	key := ns + "/cache"
@@ -124,6 +114,24 @@ func TestPullRequestPlans(t *testing.T) {
 		return nil
 	})
 	checkCluster(t, ns, "cache", 4, 0)
+}
+
+// planningDaemon starts a daemon that plans pull requests on a Gitea repo
+// of its own, seeded with clusters/cache.yaml, its webhooks in place.
+func planningDaemon(t *testing.T, prefix string, seed func(ns string) string) (*giteatest.Server, giteatest.Repo, string) {
+	t.Helper()
+	srv := giteatest.Shared(t)
+	ns := sandboxtest.Namespace(t, prefix)
+	repo := srv.CreateRepo(t, prefix+"-"+ns)
+	srv.PutFile(t, repo, "main", "clusters/cache.yaml", seed(ns), "add cache")
+	tokenFile := filepath.Join(t.TempDir(), "forge-token")
+	if err := os.WriteFile(tokenFile, []byte(srv.Token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, "daemon-"+prefix, repo, ns, "--interval", "2s",
+		"--forge", "gitea", "--forge-url", srv.URL, "--forge-repo", repo.FullName(), "--forge-token-file", tokenFile)
+	srv.AddWebhookEvents(t, repo, "http://"+d.addr+"/hooks/gitea", webhookSecret, "push", "pull_request", "pull_request_sync")
+	return srv, repo, ns
 }
 
 func hasStatus(statuses []giteatest.CommitStatus, context, state, descContains string) error {

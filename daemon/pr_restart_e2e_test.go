@@ -2,8 +2,6 @@ package daemon_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -11,7 +9,6 @@ import (
 	"time"
 
 	"github.com/redis-gitops/redis-gitops/daemon"
-	"github.com/redis-gitops/redis-gitops/internal/giteatest"
 	"github.com/redis-gitops/redis-gitops/internal/sandboxtest"
 )
 
@@ -22,18 +19,8 @@ import (
 // nodes with no restart; one that changes a directive Redis cannot change
 // at runtime says which pods restart. Nothing is applied before a merge.
 func TestPullRequestPlansRestartsAndSettings(t *testing.T) {
-	srv := giteatest.Shared(t)
-	ns := sandboxtest.Namespace(t, "prplan")
-	repo := srv.CreateRepo(t, "prplan-"+ns)
 	const mem = "    config:\n      maxmemory: 100mb\n"
-	srv.PutFile(t, repo, "main", "clusters/cache.yaml", clusterSpec(ns, "cache", 3, 1, mem, ""), "add cache")
-	tokenFile := filepath.Join(t.TempDir(), "forge-token")
-	if err := os.WriteFile(tokenFile, []byte(srv.Token+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, "daemon-prplan", repo, ns, "--interval", "2s",
-		"--forge", "gitea", "--forge-url", srv.URL, "--forge-repo", repo.FullName(), "--forge-token-file", tokenFile)
-	srv.AddWebhookEvents(t, repo, "http://"+d.addr+"/hooks/gitea", webhookSecret, "push", "pull_request", "pull_request_sync")
+	srv, repo, ns := planningDaemon(t, "prplan", func(ns string) string { return clusterSpec(ns, "cache", 3, 1, mem, "") })
 	r := waitStatus(t, srv, repo, ns, "cache", 4*time.Minute, "3x1 ready", ready)
 
 	// The roll the plan must name: replicas first (by name), then each
