@@ -20,8 +20,10 @@ import (
 //     anchor-to-ok-s, is the same spec given straight to `redis-gitops
 //     reconcile --once` (no Git, no webhook) in the same run, and ratio is
 //     push/anchor: what the GitOps loop costs on top;
-//   - push-to-report-s: from the push of a spec edit that needs no change
-//     (a comment) to the status commit naming the new revision;
+//   - push-to-report-s: from the push of a spec edit (a runtime setting,
+//     set with CONFIG SET on every node) to the status commit naming the
+//     new revision (an edit that changes neither the spec nor its objects,
+//     a comment, starts no pass at all);
 //   - scan-writes: Kubernetes + Redis + Git write calls made by scheduled
 //     scans of a converged cluster (target 0), over scans-counted scans.
 func BenchmarkGitOps(b *testing.B) {
@@ -53,7 +55,8 @@ func BenchmarkGitOps(b *testing.B) {
 
 		waitStatus(b, srv, repo, ns, "cache", 2*time.Minute, "Ready", ready)
 		start = time.Now()
-		rev := srv.PutFile(b, repo, "main", "clusters/cache.yaml", "# reviewed\n"+spec, "comment only")
+		edited := clusterSpec(ns, "cache", 3, 1, "    config:\n      maxmemory-policy: allkeys-lru\n", "  reconcile:\n    schedule: \"@every 10s\"\n")
+		rev := srv.PutFile(b, repo, "main", "clusters/cache.yaml", edited, "allkeys-lru")
 		waitStatus(b, srv, repo, ns, "cache", time.Minute, "the report of "+rev, func(r report.Report) error {
 			if r.ObservedRevision != rev {
 				return fmt.Errorf("at %s", r.ObservedRevision)

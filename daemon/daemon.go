@@ -8,14 +8,10 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/redis-gitops/redis-gitops/daemon/forge"
 	"github.com/redis-gitops/redis-gitops/daemon/gitsource"
@@ -34,9 +30,11 @@ type Source interface {
 var _ Source = (*gitsource.Source)(nil)
 
 // Daemon is the long-running loop: it syncs the repo on a poll and on
-// webhooks, reconciles every cluster when the specs change, scans single
-// clusters on their cron schedules, and commits the status reports back.
-// All work runs on one goroutine, one pass at a time.
+// webhooks and queues a pass of each cluster whose spec changed (and the
+// pruning of those Git no longer declares); a bounded pool of workers runs
+// the passes, one cluster at a time each, while schedules, Secrets, the
+// resync and retries queue more. Reports of passes that end close together
+// are committed back to Git in one commit.
 type Daemon struct {
 	Git Source
 	// SpecPath is the specs' directory in the repo (default "clusters").
@@ -49,6 +47,15 @@ type Daemon struct {
 	AuthorName, AuthorEmail string
 	// Interval is the poll period, jittered by ±10% (0: no poll).
 	Interval time.Duration
+	// Concurrent is how many clusters are reconciled at once (default
+	// DefaultConcurrent).
+	Concurrent int
+	// Resync: every cluster is scanned at least this often, whatever else
+	// triggers it (default DefaultResync; negative: never).
+	Resync time.Duration
+	// PublishDelay: the reports of passes that end within it of each other
+	// go into one status commit (default DefaultPublishDelay).
+	PublishDelay time.Duration
 	// Source labels what this daemon applies and limits its pruning to
 	// that (see render.LabelSource).
 	Source  string
@@ -69,27 +76,51 @@ type Daemon struct {
 	// (default DefaultSecretPoll).
 	SecretPoll time.Duration
 
-	once     sync.Once
-	trigger  *Trigger
-	scanWake *Trigger
-	// retryWake fires when reports whose push failed are due again.
-	retryWake *Trigger
-	retries   int
-	unpushed  []report.Report
-	unpushRev string
+	once    sync.Once
+	trigger *Trigger
+	queue   *Queue
+	resync  Resync
+	// pubWake fires when a report waits to be published.
+	pubWake *Trigger
 	// A cluster left unsettled by a pass is scanned again after a backoff.
 	requeued map[string]bool
 	attempts map[string]int
 
-	mu            sync.Mutex
-	pending       map[string]bool // clusters whose scheduled scan is due
-	state         State
-	clusters      []*spec.RedisCluster
+	mu       sync.Mutex
+	state    State
+	clusters []*spec.RedisCluster
+	// The revision in force, per cluster: its spec, or its spec errors;
+	// pruneOK when every spec loaded (nothing is pruned otherwise).
+	byKey    map[string]*spec.RedisCluster
+	specErrs map[string]spec.ErrorList
+	pruneOK  bool
+	// fps are the clusters' fingerprints at the revision in force; revOf
+	// is the revision at which each one's fingerprint last changed: what
+	// its passes report as observed, so that a push to another cluster
+	// does not make its report new.
+	fps   map[string]string
+	revOf map[string]string
+	// toPublish are the reports waiting for the next status commit, by
+	// cluster; newest is the start of the pass of the newest report taken
+	// for each cluster (an older one never replaces it).
+	toPublish     map[string]pendingReport
+	newest        map[string]time.Time
 	published     map[string][]byte // report path -> content last pushed
 	statusesSet   map[string]string // revision+cluster -> state+description last set
 	publishedOnce bool
 	schedules     Schedules
 }
+
+// Defaults of the fleet's knobs.
+const (
+	// DefaultConcurrent suits the 2 cores a daemon is usually given: a
+	// pass mostly waits on the API server and Redis, so a few run on a
+	// core at once.
+	DefaultConcurrent = 4
+	// DefaultPublishDelay is how long a report waits for others to join
+	// its status commit.
+	DefaultPublishDelay = time.Second
+)
 
 // EventSink records an Event on a cluster's StatefulSet.
 type EventSink interface {
@@ -104,14 +135,21 @@ type State struct {
 	LastSync time.Time `json:"lastSync,omitzero"`
 	LastErr  string    `json:"lastError,omitempty"`
 	Clusters int       `json:"clusters"`
+	// Running and Queued count the clusters in a pass and those waiting
+	// for one.
+	Running int `json:"running"`
+	Queued  int `json:"queued"`
 }
 
 func (d *Daemon) init() {
 	d.once.Do(func() {
-		d.trigger, d.scanWake, d.retryWake = NewTrigger(), NewTrigger(), NewTrigger()
-		d.pending = map[string]bool{}
+		d.trigger, d.pubWake = NewTrigger(), NewTrigger()
+		d.queue = NewQueue(nil)
 		d.published = map[string][]byte{}
 		d.requeued, d.attempts = map[string]bool{}, map[string]int{}
+		d.byKey, d.specErrs = map[string]*spec.RedisCluster{}, map[string]spec.ErrorList{}
+		d.fps, d.revOf = map[string]string{}, map[string]string{}
+		d.toPublish, d.newest = map[string]pendingReport{}, map[string]time.Time{}
 		if d.SpecPath == "" {
 			d.SpecPath = spec.DefaultPath
 		}
@@ -124,7 +162,18 @@ func (d *Daemon) init() {
 		if d.Metrics == nil {
 			d.Metrics = NewMetrics()
 		}
-		d.schedules.OnDue = d.due
+		if d.Concurrent <= 0 {
+			d.Concurrent = DefaultConcurrent
+		}
+		if d.Resync == 0 {
+			d.Resync = DefaultResync
+		}
+		if d.PublishDelay <= 0 {
+			d.PublishDelay = DefaultPublishDelay
+		}
+		d.Metrics.watchQueue(d.queue, d.Concurrent)
+		d.schedules.OnDue = func(cluster string) { d.due(cluster, "schedule") }
+		d.resync.Period, d.resync.OnDue = d.Resync, func(cluster string) { d.due(cluster, "resync") }
 	})
 }
 
@@ -134,24 +183,24 @@ func (d *Daemon) Kick() {
 	d.trigger.Fire()
 }
 
-// due queues a cluster's scheduled scan; the cron goroutine never waits.
-func (d *Daemon) due(cluster string) {
-	d.mu.Lock()
-	d.pending[cluster] = true
-	d.mu.Unlock()
-	d.scanWake.Fire()
+// due queues a pass of one cluster; it never waits.
+func (d *Daemon) due(cluster, trigger string) {
+	d.queue.Add(cluster, trigger)
 }
 
 // Status is a copy of the loop's state.
 func (d *Daemon) Status() State {
+	d.init()
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.state
+	s := d.state
+	d.mu.Unlock()
+	s.Running, s.Queued = d.queue.Running(), d.queue.Depth()
+	return s
 }
 
 // Run syncs and reconciles until ctx ends (the Lease was lost: stop at
-// once) or stop closes (SIGTERM: the step under way finishes, its report
-// is pushed, then Run returns).
+// once, push nothing) or stop closes (SIGTERM: each pass under way
+// finishes its step, the reports waiting are pushed, then Run returns).
 func (d *Daemon) Run(ctx context.Context, stop <-chan struct{}) error {
 	d.init()
 	if d.Redis != nil {
@@ -170,6 +219,24 @@ func (d *Daemon) Run(ctx context.Context, stop <-chan struct{}) error {
 		go func() { defer close(secretsDone); d.watchSecrets(schedCtx, d.Redis.Client, poll) }()
 		defer func() { cancelSched(); <-secretsDone }()
 	}
+
+	// The workers, then the publisher, end after the loop: the passes
+	// under way finish (Redis.Stop ends them after their step), and
+	// their reports are pushed.
+	var workers sync.WaitGroup
+	for range d.Concurrent {
+		workers.Add(1)
+		go func() { defer workers.Done(); d.work(ctx) }()
+	}
+	drained, pubDone := make(chan struct{}), make(chan struct{})
+	go func() { defer close(pubDone); d.publishLoop(ctx, drained) }()
+	defer func() {
+		d.queue.ShutDown()
+		workers.Wait()
+		close(drained)
+		<-pubDone
+		d.resync.Stop()
+	}()
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
 	var poll <-chan time.Time
@@ -199,22 +266,14 @@ func (d *Daemon) Run(ctx context.Context, stop <-chan struct{}) error {
 		case <-poll:
 			d.sync(ctx)
 			resetPoll()
-		case <-d.scanWake.C():
-			d.scanDue(ctx)
-		case <-d.retryWake.C():
-			d.mu.Lock()
-			reports, rev := d.unpushed, d.unpushRev
-			d.mu.Unlock()
-			if reports != nil {
-				d.publish(ctx, rev, reports)
-			}
 		}
 	}
 }
 
 // sync fetches the repo; when the specs changed (or on the first sync) it
-// reconciles every cluster and prunes the ones Git no longer declares.
-// Nothing is re-read or re-applied when the specs did not move.
+// queues a pass of every cluster whose spec or rendered objects changed,
+// and the pruning of every cluster Git no longer declares. Nothing is
+// re-read or re-applied when the specs did not move.
 func (d *Daemon) sync(ctx context.Context) {
 	snap, err := d.Git.Sync(ctx)
 	d.mu.Lock()
@@ -242,39 +301,59 @@ func (d *Daemon) sync(ctx context.Context) {
 	for _, e := range loadErrs {
 		d.Log.Error("invalid spec", "revision", snap.Revision, "file", e.File, "line", e.Line, "column", e.Column, "cluster", e.Cluster, "err", e.Message)
 	}
-	d.Log.Info("specs changed", "revision", snap.Revision, "head", snap.Head, "clusters", len(clusters), "errors", len(loadErrs))
+	fps := fingerprints(clusters, loadErrs)
+	byKey, specErrs, inGit := map[string]*spec.RedisCluster{}, map[string]spec.ErrorList{}, map[string]bool{}
+	for _, c := range clusters {
+		byKey[c.Key()], inGit[c.Key()] = c, true
+	}
+	for _, e := range loadErrs {
+		if e.Cluster != "" {
+			specErrs[e.Cluster] = append(specErrs[e.Cluster], e)
+			inGit[e.Cluster] = true
+		}
+	}
 	d.mu.Lock()
+	changed := changedKeys(d.fps, fps)
+	for _, k := range changed {
+		d.revOf[k] = snap.Revision
+	}
+	d.fps, d.byKey, d.specErrs, d.pruneOK = fps, byKey, specErrs, len(loadErrs) == 0
 	d.clusters = clusters
 	d.state = State{Revision: snap.Revision, Head: snap.Head, Loaded: true, LastSync: d.state.LastSync, Clusters: len(clusters)}
 	d.mu.Unlock()
+	d.Log.Info("specs changed", "revision", snap.Revision, "head", snap.Head, "clusters", len(clusters), "errors", len(loadErrs),
+		"changed", len(changed))
 	d.Metrics.Revision.Reset()
 	d.Metrics.Revision.WithLabelValues(snap.Revision).Set(1)
 	d.schedules.Update(clusters)
-	d.reconcile(ctx, "git", snap.Revision, clusters, loadErrs, true)
-}
-
-// scanDue runs every scheduled scan that came due: a full drift scan of
-// that cluster at the revision in force, even when Git has not moved.
-func (d *Daemon) scanDue(ctx context.Context) {
-	d.mu.Lock()
-	var due []*spec.RedisCluster
-	for _, c := range d.clusters {
-		if d.pending[c.Key()] {
-			due = append(due, c)
+	d.resync.Keep(inGit)
+	for _, k := range changed {
+		if inGit[k] {
+			d.due(k, "git")
+		} else {
+			d.due(k, "prune")
 		}
 	}
-	clear(d.pending)
-	rev := d.state.Revision
-	d.mu.Unlock()
-	for _, c := range due {
-		d.Log.Info("scheduled scan", "cluster", c.Key(), "schedule", c.Spec.Reconcile.Schedule)
-		d.reconcile(ctx, "schedule", rev, []*spec.RedisCluster{c}, nil, false)
+	// Pruning looks at Kubernetes on every revision, not only at what
+	// left Git since the last one: objects a restart or a failed prune
+	// left behind go too.
+	if len(loadErrs) == 0 && d.Applier != nil {
+		removed, err := reconcile.Removed(ctx, d.Applier, d.Source, clusters)
+		if err != nil {
+			d.Log.Error("list the clusters to prune; trying at the next revision", "err", err)
+		}
+		for _, ref := range removed {
+			d.due(ref.Namespace+"/"+ref.Name, "prune")
+		}
 	}
 }
 
 // ScanNow runs the scan of one cluster as its schedule would (tests, and
 // people asking through the API).
-func (d *Daemon) ScanNow(cluster string) { d.due(cluster) }
+func (d *Daemon) ScanNow(cluster string) {
+	d.init()
+	d.due(cluster, "schedule")
+}
 
 // load reads the specs of a snapshot. Errors in spec files come back as
 // loadErrs (their clusters get reports, the others go on); a spec
@@ -306,36 +385,6 @@ func (d *Daemon) setErr(err error) {
 	d.mu.Unlock()
 }
 
-// reconcile runs one pass and publishes its reports.
-func (d *Daemon) reconcile(ctx context.Context, trigger, rev string, clusters []*spec.RedisCluster, loadErrs spec.ErrorList, prune bool) {
-	pass := reconcile.Pass{Applier: d.Applier, Redis: d.Redis, Revision: rev, Prune: prune, Source: d.Source, Log: d.Log}
-	res := pass.Run(ctx, clusters, loadErrs)
-	for _, c := range res.Clusters {
-		d.Metrics.ReconcileDuration.WithLabelValues(c.Cluster, trigger).Observe(c.Duration.Seconds())
-		if err := c.Err(); err != nil {
-			d.Log.Error("reconcile failed", "cluster", c.Cluster, "trigger", trigger, "err", err)
-		}
-	}
-	for _, r := range res.Reports {
-		d.requeue(r)
-		d.Metrics.Reconciles.WithLabelValues(r.Cluster, result(r)).Inc()
-		d.Metrics.Drift.WithLabelValues(r.Cluster).Set(float64(len(r.Drift)))
-		d.Log.Info("reconciled", "cluster", r.Cluster, "trigger", trigger, "revision", short(rev), "verdict", r.Verdict(),
-			"actions", len(r.Actions), "drift", len(r.Drift))
-		if r.Mode == report.ModeRemoved {
-			d.Metrics.Drift.DeleteLabelValues(r.Cluster)
-		}
-	}
-	if ctx.Err() != nil {
-		// The Lease was lost: another daemon acts now, and two writers is
-		// one too many. (SIGTERM closes stop, not ctx: that pass ends
-		// before its next step and its reports are still pushed.)
-		return
-	}
-	d.publish(ctx, rev, res.Reports)
-	d.setApplyStatuses(ctx, rev, res.Reports)
-}
-
 // Requeue backoff: a cluster that a pass left unsettled (it acted, pods
 // are missing, drift remains) is scanned again after 5 s, then 10 s, ...
 // up to 5 min, until a pass finds it Ready. One whose spec is invalid
@@ -365,100 +414,8 @@ func (d *Daemon) requeue(r report.Report) {
 		d.mu.Lock()
 		delete(d.requeued, key)
 		d.mu.Unlock()
-		d.due(key)
+		d.due(key, "retry")
 	})
-}
-
-// publish commits the reports whose content changed, in one commit, and
-// records an Event for each of those clusters.
-func (d *Daemon) publish(ctx context.Context, rev string, reports []report.Report) {
-	// Reports still waiting from a failed push go along, unless this pass
-	// has a newer one for the same cluster.
-	d.mu.Lock()
-	newer := map[string]bool{}
-	for _, r := range reports {
-		newer[r.Cluster] = true
-	}
-	for _, r := range d.unpushed {
-		if !newer[r.Cluster] {
-			reports = append(reports, r)
-		}
-	}
-	d.mu.Unlock()
-	files := map[string][]byte{}
-	var changed []report.Report
-	for _, r := range reports {
-		y, err := r.YAML()
-		if err != nil {
-			d.Log.Error("report", "cluster", r.Cluster, "err", err)
-			continue
-		}
-		base := path.Join(d.StatusPath, r.Cluster)
-		yPath, mdPath := base+".yaml", base+".md"
-		d.mu.Lock()
-		same := !report.Changed(d.published[yPath], y)
-		d.mu.Unlock()
-		if same {
-			continue
-		}
-		files[yPath], files[mdPath] = y, r.Markdown()
-		changed = append(changed, r)
-	}
-	if len(changed) == 0 {
-		return
-	}
-	sort.Slice(changed, func(i, j int) bool { return changed[i].Cluster < changed[j].Cluster })
-	var msg strings.Builder
-	if len(changed) == 1 {
-		fmt.Fprintf(&msg, "status: %s at %s\n\n", changed[0].Cluster, short(rev))
-	} else {
-		fmt.Fprintf(&msg, "status: %d clusters at %s\n\n", len(changed), short(rev))
-	}
-	for _, r := range changed {
-		fmt.Fprintf(&msg, "%s: %s\n", r.Cluster, r.Verdict())
-	}
-	hash, err := d.Git.Push(ctx, gitsource.Commit{Branch: d.StatusBranch, Files: files, Message: msg.String(),
-		Author: object.Signature{Name: d.AuthorName, Email: d.AuthorEmail}})
-	if err != nil {
-		// Try again on a backoff, without waiting for the next pass; a
-		// newer pass replaces what is waiting.
-		d.Metrics.GitErrors.WithLabelValues("push").Inc()
-		d.mu.Lock()
-		d.unpushed, d.unpushRev = reports, rev
-		wait := min(time.Second<<min(d.retries, 6), time.Minute)
-		d.retries++
-		d.mu.Unlock()
-		d.Log.Error("status push failed; trying again", "err", err, "in", wait)
-		time.AfterFunc(wait, d.retryWake.Fire)
-		return
-	}
-	if hash != "" {
-		d.Metrics.Writes.WithLabelValues("git").Inc()
-		d.Log.Info("status committed", "commit", short(hash), "clusters", len(changed))
-	}
-	d.mu.Lock()
-	d.unpushed, d.retries = nil, 0
-	for p, data := range files {
-		d.published[p] = data
-	}
-	// After a restart every report is new to this process; when the status
-	// branch already held them all (nothing to commit), nothing changed
-	// and no Event is due.
-	restarted := !d.publishedOnce
-	d.publishedOnce = true
-	d.mu.Unlock()
-	if d.Events == nil || (restarted && hash == "") {
-		return
-	}
-	for _, r := range changed {
-		ns, name, _ := strings.Cut(r.Cluster, "/")
-		ready := r.Condition(report.Ready)
-		warning := ready.Status != report.True && r.Mode != report.ModeRemoved
-		if r.Mode == report.ModeRemoved {
-			continue // its StatefulSet is gone
-		}
-		d.Events.Event(ctx, ns, name, warning, ready.Reason, r.Verdict())
-	}
 }
 
 // result is the reconcile counter's label: the state the report ends in.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -25,12 +26,21 @@ type Metrics struct {
 	GitErrors         *prometheus.CounterVec   // op: fetch | push
 	Webhooks          *prometheus.CounterVec   // provider, code
 	Writes            *prometheus.CounterVec   // target: kubernetes | redis | git
-	Leader            prometheus.Gauge
+	// ClusterWrites are the Kubernetes and Redis writes of Writes made by
+	// a cluster's pass (the request's context names it).
+	ClusterWrites *prometheus.CounterVec // cluster, target: kubernetes | redis
+	Leader        prometheus.Gauge
 	// Slot migration of the run in progress (or the last one), by cluster.
 	MigrationSlots     *prometheus.GaugeVec // cluster, state: done | total
 	MigrationKeys      *prometheus.GaugeVec // cluster
 	MigrationKeysPerS  *prometheus.GaugeVec // cluster
 	MigrationETASecond *prometheus.GaugeVec // cluster
+	// The work queue: how long a cluster's triggers waited for a worker;
+	// the workers, those busy, and the clusters waiting (read from the
+	// queue at each scrape).
+	QueueWait *prometheus.HistogramVec // cluster
+	Workers   prometheus.Gauge
+	queue     atomic.Pointer[Queue]
 }
 
 // NewMetrics registers every metric.
@@ -59,6 +69,9 @@ func NewMetrics() *Metrics {
 		Writes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "redis_gitops_writes_total", Help: "Write calls made by reconciles: Kubernetes requests that change state, Redis commands that change state, Git pushes.",
 		}, []string{"target"}),
+		ClusterWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "redis_gitops_cluster_writes_total", Help: "Write calls made by a cluster's passes: Kubernetes requests and Redis commands that change state.",
+		}, []string{"cluster", "target"}),
 		Leader: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "redis_gitops_leader", Help: "1 while this daemon holds the Lease and acts.",
 		}),
@@ -74,7 +87,31 @@ func NewMetrics() *Metrics {
 		MigrationETASecond: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "redis_gitops_migration_eta_seconds", Help: "Estimated seconds left in the current migration run (0 when done).",
 		}, []string{"cluster"}),
+		QueueWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "redis_gitops_queue_wait_seconds", Help: "Time from a cluster's first waiting trigger to the start of its pass.",
+			Buckets: []float64{0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600},
+		}, []string{"cluster"}),
+		Workers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "redis_gitops_workers", Help: "Workers that run passes (--concurrent).",
+		}),
 	}
+	busy := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "redis_gitops_workers_busy", Help: "Workers running a pass now.",
+	}, func() float64 {
+		if q := m.queue.Load(); q != nil {
+			return float64(q.Running())
+		}
+		return 0
+	})
+	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "redis_gitops_queue_depth", Help: "Clusters waiting for a pass (those running and asked again included).",
+	}, func() float64 {
+		if q := m.queue.Load(); q != nil {
+			return float64(q.Depth())
+		}
+		return 0
+	})
+	m.Registry.MustRegister(m.QueueWait, m.Workers, busy, depth, m.ClusterWrites)
 	m.Registry.MustRegister(m.ReconcileDuration, m.Reconciles, m.Drift, m.Revision, m.GitErrors, m.Webhooks, m.Writes, m.Leader,
 		m.MigrationSlots, m.MigrationKeys, m.MigrationKeysPerS, m.MigrationETASecond,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
@@ -93,6 +130,12 @@ func (m *Metrics) MigrationProgress(cluster string, p migrate.Progress) {
 	m.MigrationETASecond.WithLabelValues(cluster).Set(p.ETA().Seconds())
 }
 
+// watchQueue makes the queue's gauges read q.
+func (m *Metrics) watchQueue(q *Queue, workers int) {
+	m.queue.Store(q)
+	m.Workers.Set(float64(workers))
+}
+
 // Handler serves /metrics.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
@@ -106,6 +149,9 @@ func (m *Metrics) CountKubernetesWrites(rt http.RoundTripper) http.RoundTripper 
 	return roundTripper(func(r *http.Request) (*http.Response, error) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && r.URL.Query().Get("dryRun") == "" {
 			m.Writes.WithLabelValues("kubernetes").Inc()
+			if c := clusterOf(r.Context()); c != "" {
+				m.ClusterWrites.WithLabelValues(c, "kubernetes").Inc()
+			}
 		}
 		return rt.RoundTrip(r)
 	})
@@ -128,7 +174,7 @@ type countingAdmin struct {
 
 func (c *countingAdmin) Do(ctx context.Context, args ...any) (any, error) {
 	if !readOnly(args) {
-		c.m.Writes.WithLabelValues("redis").Inc()
+		c.m.redisWrite(ctx)
 	}
 	return c.Admin.Do(ctx, args...)
 }
@@ -136,10 +182,29 @@ func (c *countingAdmin) Do(ctx context.Context, args ...any) (any, error) {
 func (c *countingAdmin) Pipe(ctx context.Context, cmds ...[]any) ([]migrate.Reply, error) {
 	for _, args := range cmds {
 		if !readOnly(args) {
-			c.m.Writes.WithLabelValues("redis").Inc()
+			c.m.redisWrite(ctx)
 		}
 	}
 	return c.Admin.Pipe(ctx, cmds...)
+}
+
+func (m *Metrics) redisWrite(ctx context.Context) {
+	m.Writes.WithLabelValues("redis").Inc()
+	if c := clusterOf(ctx); c != "" {
+		m.ClusterWrites.WithLabelValues(c, "redis").Inc()
+	}
+}
+
+type clusterKey struct{}
+
+// withCluster marks ctx as that of a cluster's pass, for ClusterWrites.
+func withCluster(ctx context.Context, cluster string) context.Context {
+	return context.WithValue(ctx, clusterKey{}, cluster)
+}
+
+func clusterOf(ctx context.Context) string {
+	c, _ := ctx.Value(clusterKey{}).(string)
+	return c
 }
 
 // readOnly tells the commands the reconciler uses to look, from those that

@@ -4,6 +4,7 @@ import (
 	"github.com/redis-gitops/redis-gitops/reconcile/migrate"
 
 	"context"
+	"net/http"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -70,5 +71,41 @@ func TestRedactURL(t *testing.T) {
 		if got := redactURL(in); got != want {
 			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestClusterWritesCounted: a write made under a cluster's pass counts for
+// that cluster too; reads and writes outside a pass do not.
+func TestClusterWritesCounted(t *testing.T) {
+	m := NewMetrics()
+	ctx := withCluster(context.Background(), "ns/a")
+	a := m.CountRedisWrites(&nopAdmin{})
+	for _, args := range [][]any{{"CONFIG", "SET", "maxmemory", "1gb"}, {"CLUSTER", "NODES"}} {
+		if _, err := a.Do(ctx, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.Do(context.Background(), "CLUSTER", "MEET", "10.0.0.1", 6379); err != nil {
+		t.Fatal(err)
+	}
+	rt := m.CountKubernetesWrites(roundTripper(func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusOK}, nil
+	}))
+	for _, method := range []string{http.MethodPatch, http.MethodGet, http.MethodDelete} {
+		req, err := http.NewRequestWithContext(ctx, method, "https://apiserver/api/v1/namespaces/ns/configmaps/a", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rt.RoundTrip(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for target, want := range map[string]float64{"redis": 1, "kubernetes": 2} {
+		if got := testutil.ToFloat64(m.ClusterWrites.WithLabelValues("ns/a", target)); got != want {
+			t.Errorf("ns/a %s writes = %v, want %v", target, got, want)
+		}
+	}
+	if got := testutil.ToFloat64(m.Writes.WithLabelValues("redis")); got != 2 {
+		t.Errorf("all redis writes = %v, want 2", got)
 	}
 }

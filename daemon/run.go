@@ -38,7 +38,12 @@ type Config struct {
 	StatusPath              string
 	AuthorName, AuthorEmail string
 	Interval                time.Duration
-	Listen                  string
+	// Concurrent is how many clusters are reconciled at once (default
+	// DefaultConcurrent); Resync is how often every cluster is scanned at
+	// the least (default DefaultResync; negative: never).
+	Concurrent int
+	Resync     time.Duration
+	Listen     string
 	// WebhookSecretFile holds the webhooks' shared secret; without it
 	// every webhook is refused (the poll still runs).
 	WebhookSecretFile string
@@ -88,6 +93,12 @@ func (c *Config) SetDefaults() {
 		host, _ := os.Hostname()
 		c.Identity = fmt.Sprintf("%s_%d", host, os.Getpid())
 	}
+	if c.Concurrent == 0 {
+		c.Concurrent = DefaultConcurrent
+	}
+	if c.Resync == 0 {
+		c.Resync = DefaultResync
+	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 5 * time.Minute
 	}
@@ -110,6 +121,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Interval < 0 {
 		errs = append(errs, "--interval: must not be negative")
+	}
+	if c.Concurrent < 1 {
+		errs = append(errs, "--concurrent: at least 1")
 	}
 	if strings.HasPrefix(c.StatusPath, "/") || strings.Contains(c.StatusPath, "..") {
 		errs = append(errs, "--status-path: a relative path inside the repo")
@@ -187,6 +201,7 @@ func Run(ctx context.Context, cfg Config) error {
 	d := &Daemon{
 		Git: src, SpecPath: cfg.SpecPath, StatusBranch: cfg.StatusBranch, StatusPath: cfg.StatusPath,
 		AuthorName: cfg.AuthorName, AuthorEmail: cfg.AuthorEmail, Interval: cfg.Interval, Source: cfg.Source,
+		Concurrent: cfg.Concurrent, Resync: cfg.Resync,
 		Applier: &kube.Applier{Client: client, Dynamic: dyn, Log: log},
 		Redis: &reconcile.Redis{Client: client, Log: log, Wrap: metrics.CountRedisWrites, Progress: metrics.MigrationProgress,
 			Paused: suspendedInGit(src, cfg.Branch, log)},
@@ -229,7 +244,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}()
 	log.Info("redis-gitops daemon", "repo", redactURL(cfg.Repo), "branch", cfg.Branch, "path", cfg.SpecPath,
-		"listen", ln.Addr().String(), "leaderElect", cfg.LeaderElect, "identity", cfg.Identity, "source", cfg.Source)
+		"listen", ln.Addr().String(), "concurrent", cfg.Concurrent, "resync", cfg.Resync.String(), "leaderElect", cfg.LeaderElect, "identity", cfg.Identity, "source", cfg.Source)
 
 	// Events go out until the daemon is done, not until the signal.
 	evCtx, cancelEvents := context.WithCancel(context.WithoutCancel(ctx))

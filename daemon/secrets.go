@@ -29,7 +29,7 @@ func (d *Daemon) watchSecrets(ctx context.Context, client kubernetes.Interface, 
 		d.mu.Unlock()
 		for _, key := range changedSecrets(ctx, client, clusters, seen) {
 			d.Log.Info("auth secret changed: scanning now", "cluster", key)
-			d.due(key)
+			d.due(key, "secret")
 		}
 		select {
 		case <-ctx.Done():

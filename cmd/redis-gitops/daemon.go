@@ -45,6 +45,8 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&cfg.AuthorName, "author-name", "redis-gitops", "author name of status commits")
 	fs.StringVar(&cfg.AuthorEmail, "author-email", "redis-gitops@localhost", "author email of status commits")
 	fs.DurationVar(&cfg.Interval, "interval", time.Minute, "poll period, jittered by ±10% (0: webhooks and schedules only)")
+	fs.IntVar(&cfg.Concurrent, "concurrent", daemon.DefaultConcurrent, "clusters reconciled at once; each cluster has its own queue and never two passes at once (see the README's sizing table)")
+	resync := fs.Duration("resync", daemon.DefaultResync, "every cluster is scanned at least this often, spread in time, besides pushes and its reconcile.schedule (0: never)")
 	fs.StringVar(&cfg.Listen, "listen", ":8080", "address of the HTTP server: /hooks/{github,gitea,gitlab,generic}, /metrics, /healthz, /readyz")
 	fs.StringVar(&cfg.WebhookSecretFile, "webhook-secret-file", "", "file holding the webhooks' shared secret (HMAC key, or GitLab token); without it every webhook gets 401")
 	fs.Int64Var(&cfg.MaxWebhookBody, "max-webhook-body", daemon.DefaultMaxWebhookBody, "largest webhook body accepted, in bytes (larger: 413)")
@@ -94,6 +96,10 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if err := applyEnv(fs, os.LookupEnv); err != nil {
 		return &exitError{code: 2, err: err}
+	}
+	cfg.Resync = *resync
+	if *resync == 0 {
+		cfg.Resync = -1
 	}
 	log, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
