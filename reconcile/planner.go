@@ -218,6 +218,9 @@ func (p Planner) planCluster(ctx context.Context, old, c *spec.RedisCluster, cha
 		}
 	}
 	cp.Estimate = topology.EstimateOf(append(slices.Clone(cp.Restarts), tp.Actions...))
+	if len(cp.Pods.Remove) > 0 {
+		cp.ScaleIn = scaleInSteps(c, tp, int(live), int(want))
+	}
 	for _, dr := range tp.Drift {
 		if dr.Kind == topology.DriftPlacement {
 			cp.Warnings = append(cp.Warnings, dr.Detail)
@@ -281,6 +284,39 @@ func (p Planner) planRestarts(ctx context.Context, cp *plan.Cluster, old, c *spe
 		}
 	}
 	cp.Restarts = topology.PlanRoll(o, stale)
+}
+
+// scaleInSteps is a scale-in in the order the daemon takes it (see
+// cluster.ScaleInHold and Pass.finishScaleIn): drain, verify empty,
+// shrink, forget (as the policy allows), place the replicas anew.
+func scaleInSteps(c *spec.RedisCluster, tp topology.Plan, live, want int) []string {
+	removed := podsOf(c.Metadata.Name, want, live)
+	names := make([]string, len(removed))
+	for i, p := range removed {
+		names[i] = p.Name
+	}
+	pods := strings.Join(names, ", ")
+	var out []string
+	slots := 0
+	for _, a := range tp.Actions {
+		if a.Kind == topology.MoveSlots && slices.Contains(names, a.Pod) {
+			slots += a.SlotCount()
+		}
+	}
+	if slots > 0 {
+		out = append(out, fmt.Sprintf("drain: move %d slots off %s to the masters that stay, keys and all, while clients keep writing", slots, pods))
+	}
+	out = append(out, fmt.Sprintf("verify: %s hold no slot, no key and no open slot (each pod answers; one that does not is not known to be empty, and the StatefulSet waits)", pods))
+	out = append(out, fmt.Sprintf("shrink: the StatefulSet goes from %d to %d pods", live, want))
+	forget := "forget: their nodes are forgotten on every remaining node"
+	if !c.Spec.ForgetNodes() {
+		forget += " [blocked: spec.reconcile.destructive.forgetNodes is false: they stay in every node's table, flagged failed, until a person forgets them]"
+	}
+	out = append(out, forget)
+	if c.Spec.Replicas() > 0 {
+		out = append(out, "place: the replicas the removed masters served follow the masters that stay")
+	}
+	return out
 }
 
 // settingChanges sums the per-node settings plan by directive and value.

@@ -39,7 +39,8 @@ func SpecErrorsMarkdown(errs []string) string {
 	return b.String()
 }
 
-// Markdown is one cluster's plan: a verdict line, then what changes.
+// Markdown is one cluster's plan: a verdict line, then what changes;
+// secrets masked.
 func (c Cluster) Markdown() string {
 	var b strings.Builder
 	icon := "📋"
@@ -86,6 +87,12 @@ func (c Cluster) Markdown() string {
 		line("PVCs deleted with them", c.PVCs.Delete)
 		line("PVCs kept (storage.retainOnScaleIn)", c.PVCs.Keep)
 		b.WriteString("\n")
+		for i, st := range c.ScaleIn {
+			fmt.Fprintf(&b, "%d. %s\n", i+1, cell(st))
+		}
+		if len(c.ScaleIn) > 0 {
+			b.WriteString("\n")
+		}
 	}
 	if c.Move.Slots > 0 {
 		var moves []topology.Action
@@ -162,7 +169,7 @@ func (c Cluster) Markdown() string {
 		}
 		b.WriteString("\n")
 	}
-	return b.String()
+	return report.Redact(b.String()) // posted on its own too (one comment per cluster)
 }
 
 func otherSteps(as []topology.Action) []string {

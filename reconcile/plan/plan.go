@@ -66,9 +66,11 @@ type Cluster struct {
 	// Estimate is the time and risk of the restarts, failovers and slot
 	// moves, from measured rates (an estimate, and said so).
 	Estimate topology.Estimate `json:"estimate"`
-	Pods     Names             `json:"pods"`
-	PVCs     PVCs              `json:"pvcs"`
-	Move     Move              `json:"move"`
+	// ScaleIn is a scale-in's steps, in order, when pods are removed.
+	ScaleIn []string `json:"scaleIn,omitempty"`
+	Pods    Names    `json:"pods"`
+	PVCs    PVCs     `json:"pvcs"`
+	Move    Move     `json:"move"`
 	// Destructive lists every step that deletes or forgets something.
 	Destructive []string `json:"destructive,omitempty"`
 	// Warnings: placement that falls short, and why.

@@ -65,3 +65,13 @@ func TestFailedAndMasked(t *testing.T) {
 		t.Errorf("JSON does not read back: %v", err)
 	}
 }
+
+// A cluster's plan is posted on its own (one comment per cluster): it is
+// masked by itself, not only inside Result.Markdown.
+func TestClusterMarkdownIsMasked(t *testing.T) {
+	c := scaleOut()
+	c.Warnings = []string{"requirepass s3cret-value leaked into a message"}
+	if md := c.Markdown(); strings.Contains(md, "s3cret-value") {
+		t.Errorf("a cluster's plan shows a secret:\n%s", md)
+	}
+}
