@@ -22,6 +22,16 @@ const (
 	DefaultDrift               = DriftCorrect
 	DefaultKeysPerBatch        = 1000
 	DefaultParallelSlots       = 4
+	DefaultExporterImage       = "oliver006/redis_exporter:v1.45.0"
+	DefaultMetricsPort         = 9121
+)
+
+// DefaultExporterRequests and DefaultExporterLimits bound the monitoring
+// exporter: it holds one connection and a few hundred series, well under
+// these (Debian's 1.45 uses about 10 MiB).
+var (
+	DefaultExporterRequests = map[string]string{"cpu": "10m", "memory": "32Mi"}
+	DefaultExporterLimits   = map[string]string{"cpu": "100m", "memory": "64Mi"}
 )
 
 // Values of Placement.AntiAffinity.
@@ -76,7 +86,10 @@ const (
 // "password" and auth.rotationGracePeriod 1m (when auth is set),
 // externalAccess.addressType "ExternalIP" (with type NodePort),
 // reconcile.drift "correct", migration.keysPerBatch 1000,
-// migration.parallelSlots 4. Everything else stays empty: masters and
+// migration.parallelSlots 4, and with monitoring.enabled: monitoring.image
+// "oliver006/redis_exporter:v1.45.0", monitoring.port 9121 and the
+// exporter's requests (10m, 32Mi) and limits (100m, 64Mi), key by key.
+// Everything else stays empty: masters and
 // metadata are required, and resources, storageClassName, zoneKey,
 // nodeSelector, tolerations, auth, externalAccess and the schedule have no
 // default.
@@ -129,6 +142,31 @@ func (c *RedisCluster) SetDefaults() {
 	if s.Migration.ParallelSlots == 0 {
 		s.Migration.ParallelSlots = DefaultParallelSlots
 	}
+	if m := &s.Monitoring; m.Enabled {
+		if m.Image == "" {
+			m.Image = DefaultExporterImage
+		}
+		if m.Port == 0 {
+			m.Port = DefaultMetricsPort
+		}
+		m.Resources.Requests = withDefaultKeys(m.Resources.Requests, DefaultExporterRequests)
+		m.Resources.Limits = withDefaultKeys(m.Resources.Limits, DefaultExporterLimits)
+	}
+}
+
+// withDefaultKeys returns m with every key of defaults it lacks, leaving m
+// as it is when it has them all.
+func withDefaultKeys(m, defaults map[string]string) map[string]string {
+	for k, v := range defaults {
+		if _, ok := m[k]; ok {
+			continue
+		}
+		if m == nil {
+			m = make(map[string]string, len(defaults))
+		}
+		m[k] = v
+	}
+	return m
 }
 
 // Key returns "namespace/name", the cluster's identity across the repo.

@@ -110,3 +110,34 @@ func TestDurationText(t *testing.T) {
 		t.Errorf("UnmarshalText(\"15\") succeeded; a duration needs a unit")
 	}
 }
+
+func TestSetDefaultsOfMonitoring(t *testing.T) {
+	off := &RedisCluster{Spec: ClusterSpec{Masters: 3}}
+	off.SetDefaults()
+	if got := off.Spec.Monitoring; !reflect.DeepEqual(got, Monitoring{}) {
+		t.Errorf("monitoring off = %+v, want nothing defaulted", got)
+	}
+
+	on := &RedisCluster{Spec: ClusterSpec{Masters: 3, Monitoring: Monitoring{
+		Enabled:   true,
+		Resources: Resources{Limits: map[string]string{"memory": "128Mi"}},
+	}}}
+	on.SetDefaults()
+	want := Monitoring{
+		Enabled: true,
+		Image:   "oliver006/redis_exporter:v1.45.0",
+		Port:    9121,
+		Resources: Resources{
+			Requests: map[string]string{"cpu": "10m", "memory": "32Mi"},
+			Limits:   map[string]string{"cpu": "100m", "memory": "128Mi"},
+		},
+	}
+	if got := on.Spec.Monitoring; !reflect.DeepEqual(got, want) {
+		t.Errorf("monitoring on =\n %+v\nwant\n %+v", got, want)
+	}
+	// The defaults are copied, never shared with the cluster.
+	on.Spec.Monitoring.Resources.Requests["cpu"] = "1"
+	if DefaultExporterRequests["cpu"] != "10m" {
+		t.Errorf("DefaultExporterRequests changed through a defaulted cluster")
+	}
+}

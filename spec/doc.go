@@ -63,6 +63,9 @@
 //     addressType (ExternalIP or InternalIP) only with NodePort; hostname,
 //     required with Hostname and only there, contains {pod} and expands to
 //     a DNS name; serviceAnnotations (not with Hostname) have valid keys.
+//   - with monitoring.enabled: monitoring.image is not empty and has no
+//     spaces; port is 1024 to 65535 and not 6379 or 16379; resources
+//     follow the rules of resources.
 //   - reconcile.schedule parses with ParseSchedule, and an "@every" is at
 //     least MinScheduleInterval (1m); drift is correct or report.
 //   - migration.keysPerBatch is 1 to 100000; parallelSlots is 1 to 64.

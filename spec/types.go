@@ -83,6 +83,39 @@ type ClusterSpec struct {
 	// ExternalAccess lets clients outside Kubernetes reach every node at
 	// an address it announces. None by default.
 	ExternalAccess *ExternalAccess `json:"externalAccess,omitempty"`
+	// Monitoring runs a Prometheus exporter next to every Redis node. Off
+	// by default.
+	Monitoring Monitoring `json:"monitoring,omitempty"`
+}
+
+// Monitoring runs a redis_exporter sidecar in every Redis pod, scraping
+// its own node over localhost, and publishes it for Prometheus: a metrics
+// port on the pods and on the "<name>-metrics" Service, the
+// prometheus.io/scrape, port and path pod annotations, and optionally a
+// PodMonitor. With auth, the exporter takes the password from the Secret
+// (an environment variable the kubelet fills), never from its arguments.
+// Turning it on or off changes the pods, which roll one at a time.
+type Monitoring struct {
+	// Enabled runs the exporter. Default false; the fields below are
+	// defaulted only when it is true.
+	Enabled bool `json:"enabled,omitempty"`
+	// Image is the exporter's container image. Default
+	// "oliver006/redis_exporter:v1.45.0" (DefaultExporterImage).
+	Image string `json:"image,omitempty"`
+	// Resources of the exporter container, counted in the pod's. Each of
+	// requests.cpu, requests.memory, limits.cpu and limits.memory left out
+	// takes its default: requests 10m and 32Mi, limits 100m and 64Mi
+	// (DefaultExporterRequests, DefaultExporterLimits), so the exporter is
+	// always bounded.
+	Resources Resources `json:"resources,omitempty"`
+	// Port the exporter serves /metrics on, in the pod: 1024 to 65535,
+	// not the Redis client or bus port. Default 9121 (DefaultMetricsPort).
+	Port int `json:"port,omitempty"`
+	// PodMonitor renders a monitoring.coreos.com/v1 PodMonitor for
+	// clusters whose Prometheus runs under the Prometheus Operator. Its
+	// CRD must be installed; the daemon does not apply it (yet):
+	// `redis-gitops render` prints it for you to apply. Default false.
+	PodMonitor bool `json:"podMonitor,omitempty"`
 }
 
 // Redis configures the redis-server processes.

@@ -106,6 +106,7 @@ func (c *RedisCluster) Validate() ErrorList {
 	v.placement()
 	v.auth()
 	v.externalAccess()
+	v.monitoring()
 	v.reconcile()
 	v.migration()
 	v.errs.Sort()
@@ -268,17 +269,50 @@ func (v *validator) redis() {
 }
 
 func (v *validator) resources() {
-	res := v.c.Spec.Resources
-	requests := v.quantities("spec.resources.requests", res.Requests)
-	limits := v.quantities("spec.resources.limits", res.Limits)
+	v.resourcesAt("spec.resources", v.c.Spec.Resources)
+}
+
+func (v *validator) resourcesAt(path string, res Resources) {
+	requests := v.quantities(path+".requests", res.Requests)
+	limits := v.quantities(path+".limits", res.Limits)
 	for _, name := range []string{"cpu", "memory"} {
 		req, okReq := requests[name]
 		lim, okLim := limits[name]
 		if okReq && okLim && req.Cmp(lim) > 0 {
-			v.fail(joinKey("spec.resources.requests", name), "%s is more than the limit %s; a request may not exceed its limit", res.Requests[name], res.Limits[name])
+			v.fail(joinKey(path+".requests", name), "%s is more than the limit %s; a request may not exceed its limit", res.Requests[name], res.Limits[name])
 		}
 	}
 }
+
+// MinMetricsPort bounds spec.monitoring.port: the exporter runs as the
+// pod's user, which may not bind a privileged port.
+const MinMetricsPort = 1024
+
+func (v *validator) monitoring() {
+	m := v.c.Spec.Monitoring
+	if !m.Enabled {
+		return
+	}
+	switch {
+	case strings.TrimSpace(m.Image) == "":
+		v.fail("spec.monitoring.image", "must not be empty")
+	case strings.ContainsFunc(m.Image, isSpaceOrControl):
+		v.fail("spec.monitoring.image", "%q is not an image reference: it contains a space or control character", m.Image)
+	}
+	switch {
+	case m.Port < MinMetricsPort || m.Port > 65535:
+		v.fail("spec.monitoring.port", "must be between %d and 65535; got %d", MinMetricsPort, m.Port)
+	case m.Port == redisClientPort || m.Port == redisBusPort:
+		v.fail("spec.monitoring.port", "%d is Redis's own (client %d, bus %d); pick another, such as %d", m.Port, redisClientPort, redisBusPort, DefaultMetricsPort)
+	}
+	v.resourcesAt("spec.monitoring.resources", m.Resources)
+}
+
+// The ports redis-server listens on in every pod.
+const (
+	redisClientPort = 6379
+	redisBusPort    = 16379
+)
 
 // quantities checks a requests or limits map and returns what parsed.
 func (v *validator) quantities(path string, m map[string]string) map[string]resource.Quantity {
@@ -491,6 +525,7 @@ func (c *RedisCluster) explicitZeros() ErrorList {
 	m, r := c.Spec.Migration, c.Spec.Redis
 	zero("spec.migration.keysPerBatch", m.KeysPerBatch == 0, "must be between 1 and %d; got 0 (leave it out for the default, %d)", MaxKeysPerBatch, DefaultKeysPerBatch)
 	zero("spec.migration.parallelSlots", m.ParallelSlots == 0, "must be between 1 and %d; got 0 (leave it out for the default, %d)", MaxParallelSlots, DefaultParallelSlots)
+	zero("spec.monitoring.port", c.Spec.Monitoring.Port == 0, "must be between %d and 65535; got 0 (leave it out for the default, %d)", MinMetricsPort, DefaultMetricsPort)
 	zero("spec.redis.nodeTimeout", r.NodeTimeout.Duration == 0, "must be at least %s; got 0 (leave it out for the default, %s)", shortDuration(MinNodeTimeout), shortDuration(DefaultNodeTimeout))
 	return v.errs
 }

@@ -96,6 +96,22 @@ func TestValidate(t *testing.T) {
 			c.Spec.Auth = &Auth{SecretRef: SecretRef{Name: "auth", Key: "password"}, RotationGracePeriod: Duration{-time.Second}}
 		}, "spec.auth.rotationGracePeriod: must not be negative; got -1s"},
 		{"a secret key with a slash", func(c *RedisCluster) { c.Spec.Auth = &Auth{SecretRef: SecretRef{Name: "auth", Key: "a/b"}} }, `spec.auth.secretRef.key: "a/b" is not a valid Secret key`},
+		{"monitoring with its defaults", func(c *RedisCluster) { c.Spec.Monitoring.Enabled = true; c.SetDefaults() }, ""},
+		{"monitoring off ignores its fields", func(c *RedisCluster) { c.Spec.Monitoring = Monitoring{Port: 80} }, ""},
+		{"a metrics port of Redis's", func(c *RedisCluster) { c.Spec.Monitoring = Monitoring{Enabled: true, Port: 6379}; c.SetDefaults() },
+			"spec.monitoring.port: 6379 is Redis's own"},
+		{"a privileged metrics port", func(c *RedisCluster) { c.Spec.Monitoring = Monitoring{Enabled: true, Port: 80}; c.SetDefaults() },
+			"spec.monitoring.port: must be between 1024 and 65535; got 80"},
+		{"an exporter image with a space", func(c *RedisCluster) { c.Spec.Monitoring = Monitoring{Enabled: true, Image: "a b"}; c.SetDefaults() },
+			`spec.monitoring.image: "a b" is not an image reference`},
+		{"an exporter limit under the default request", func(c *RedisCluster) {
+			c.Spec.Monitoring = Monitoring{Enabled: true, Resources: Resources{Limits: map[string]string{"memory": "16Mi"}}}
+			c.SetDefaults()
+		}, `spec.monitoring.resources.requests["memory"]: 32Mi is more than the limit 16Mi`},
+		{"an exporter resource other than cpu and memory", func(c *RedisCluster) {
+			c.Spec.Monitoring = Monitoring{Enabled: true, Resources: Resources{Limits: map[string]string{"gpu": "1"}}}
+			c.SetDefaults()
+		}, `spec.monitoring.resources.limits["gpu"]: unknown resource`},
 		{"a cron schedule", func(c *RedisCluster) { c.Spec.Reconcile.Schedule = "*/5 * * * *" }, ""},
 		{"a descriptor", func(c *RedisCluster) { c.Spec.Reconcile.Schedule = "@hourly" }, ""},
 		{"every minute", func(c *RedisCluster) { c.Spec.Reconcile.Schedule = "@every 1m" }, ""},
