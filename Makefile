@@ -4,7 +4,7 @@ GO ?= go
 BIN := $(CURDIR)/bin
 SANDBOX_DIR ?= $(CURDIR)/.sandbox
 # What the sandbox and the tests need from Debian.
-DEB_PACKAGES := redis-server redis-tools etcd-server iproute2 util-linux procps git
+DEB_PACKAGES := redis-server redis-tools etcd-server iproute2 util-linux procps git prometheus prometheus-redis-exporter
 # The control plane the sandbox runs; kubectl is apart, for the tests and for
 # people: the demo does not need it.
 K8S_BINS := $(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/kube-scheduler
