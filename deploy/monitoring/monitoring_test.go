@@ -79,6 +79,14 @@ func TestAlertRules(t *testing.T) {
 
 	var rules ruleFile
 	readYAML(t, "alerts.yaml", &rules)
+	// Nothing but groups: the file is also a PrometheusRule's spec.
+	var top map[string]any
+	readYAML(t, "alerts.yaml", &top)
+	for k := range top {
+		if k != "groups" {
+			t.Errorf("alerts.yaml has %q beside groups: it would not do as a PrometheusRule's spec", k)
+		}
+	}
 	var tests ruleTests
 	readYAML(t, "alerts_test.yaml", &tests)
 	if !slices.Equal(tests.RuleFiles, []string{"alerts.yaml"}) {
