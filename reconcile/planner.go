@@ -17,6 +17,7 @@ import (
 	"github.com/redis-gitops/redis-gitops/reconcile/kube"
 	"github.com/redis-gitops/redis-gitops/reconcile/plan"
 	"github.com/redis-gitops/redis-gitops/reconcile/render"
+	"github.com/redis-gitops/redis-gitops/reconcile/report"
 	"github.com/redis-gitops/redis-gitops/reconcile/settings"
 	"github.com/redis-gitops/redis-gitops/reconcile/topology"
 	"github.com/redis-gitops/redis-gitops/spec"
@@ -221,6 +222,9 @@ func (p Planner) planCluster(ctx context.Context, old, c *spec.RedisCluster, cha
 	if len(cp.Pods.Remove) > 0 {
 		cp.ScaleIn = scaleInSteps(c, tp, int(live), int(want))
 	}
+	if cp.Move.Slots > 0 || tp.Bootstrap || len(cp.Pods.Add)+len(cp.Pods.Remove) > 0 {
+		cp.After = afterTopology(o, tp)
+	}
 	for _, dr := range tp.Drift {
 		if dr.Kind == topology.DriftPlacement {
 			cp.Warnings = append(cp.Warnings, dr.Detail)
@@ -284,6 +288,64 @@ func (p Planner) planRestarts(ctx context.Context, cp *plan.Cluster, old, c *spe
 		}
 	}
 	cp.Restarts = topology.PlanRoll(o, stale)
+}
+
+// afterTopology is the cluster as the plan leaves it, for the plan's
+// pictures: the planned placement, and each master's slots once the moves
+// are done (an even split on a new cluster). Pods not scheduled yet have no
+// Kubernetes node.
+func afterTopology(o *topology.Observed, tp topology.Plan) *report.Topology {
+	pl := tp.Placement
+	if len(pl.Masters) == 0 {
+		return nil
+	}
+	pods := map[string]topology.Pod{}
+	slots := map[string]int{}
+	if o != nil {
+		for _, p := range o.Pods {
+			pods[p.Name] = p
+		}
+		for _, n := range o.Nodes {
+			slots[n.Pod.Name] = n.SlotCount()
+		}
+	}
+	for i, r := range topology.SplitSlots(len(pl.Masters)) {
+		if tp.Bootstrap {
+			slots[pl.Masters[i]] = r.Len()
+		}
+	}
+	for _, a := range tp.Actions {
+		if a.Kind == topology.MoveSlots {
+			slots[a.Pod] -= a.SlotCount()
+			slots[a.TargetPod] += a.SlotCount()
+		}
+	}
+	node := func(name string) string {
+		if p := pods[name]; p.Node != "" {
+			return p.Node
+		}
+		return ""
+	}
+	t := &report.Topology{}
+	for _, m := range pl.Masters {
+		rm := report.Master{Pod: m, Node: node(m), Zone: pods[m].Zone, SlotCount: slots[m]}
+		for _, r := range sortedReplicas(pl.ReplicaOf, m) {
+			rm.Replicas = append(rm.Replicas, report.Replica{Pod: r, Node: node(r), Zone: pods[r].Zone, Linked: true})
+		}
+		t.Masters = append(t.Masters, rm)
+	}
+	return t
+}
+
+func sortedReplicas(replicaOf map[string]string, master string) []string {
+	var out []string
+	for r, m := range replicaOf {
+		if m == master {
+			out = append(out, r)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // scaleInSteps is a scale-in in the order the daemon takes it (see

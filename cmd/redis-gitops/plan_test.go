@@ -87,7 +87,7 @@ func TestPlanBetweenRevisions(t *testing.T) {
 		if code != 1 {
 			t.Errorf("exit %d, want 1\n%s", code, out)
 		}
-		for _, want := range []string{"redis-gitops plan: `prod/cache` (changed)", "3×1 → 5×1", "planned **without reading the live cluster**: the base revision's spec stands in for it. --offline", "pods to add: cache-6, cache-7, cache-8, cache-9"} {
+		for _, want := range []string{"redis-gitops plan: `prod/cache` (changed)", "3×1 → 5×1", "planned **without reading the live cluster**: the base revision's spec stands in for it. --offline", "pods to add: cache-6, cache-7, cache-8, cache-9", "### After this change", "```mermaid", "cache-7 █████░"} {
 			if !strings.Contains(strings.ToLower(out), strings.ToLower(want)) {
 				t.Errorf("plan lacks %q:\n%s", want, out)
 			}

@@ -115,6 +115,9 @@ func (c Cluster) Markdown() string {
 		}
 		b.WriteString("\n")
 	}
+	if t := c.After; t != nil {
+		b.WriteString("### After this change\n\n" + t.Diagram() + "\n" + t.SlotBars() + "\n")
+	}
 	if len(c.Settings) > 0 {
 		b.WriteString("### Redis settings\n\n| Setting | From | To | Nodes | How |\n| --- | --- | --- | --- | --- |\n")
 		for _, s := range c.Settings {

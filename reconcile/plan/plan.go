@@ -66,6 +66,9 @@ type Cluster struct {
 	// Estimate is the time and risk of the restarts, failovers and slot
 	// moves, from measured rates (an estimate, and said so).
 	Estimate topology.Estimate `json:"estimate"`
+	// After is the cluster as the plan leaves it (placement, slots per
+	// master), for the pictures; nil when the plan does not change them.
+	After *report.Topology `json:"after,omitempty"`
 	// ScaleIn is a scale-in's steps, in order, when pods are removed.
 	ScaleIn []string `json:"scaleIn,omitempty"`
 	Pods    Names    `json:"pods"`

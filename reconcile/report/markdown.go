@@ -50,6 +50,12 @@ func (r Report) Markdown() []byte {
 		}
 		return []string{rr.r.Pod, rr.master, rr.r.Node, rr.r.Zone, short(rr.r.ID), link}
 	})
+	if d := t.Diagram(); d != "" {
+		b.WriteString("### Placement\n\n" + d + "\n")
+	}
+	if bars := t.SlotBars(); bars != "" {
+		b.WriteString("### Slots per master\n\n" + bars + "\n")
+	}
 	table(&b, "Unassigned nodes", []string{"Pod", "Node", "Zone", "ID", "Role", "Keys"}, len(t.Unassigned), func(i int) []string {
 		u := t.Unassigned[i]
 		return []string{u.Pod, u.Node, u.Zone, short(u.ID), u.Role, fmt.Sprint(u.Keys)}

@@ -146,9 +146,12 @@ type Master struct {
 	Zone string `yaml:"zone,omitempty"`
 	ID   string `yaml:"id"`
 	// Slots are ranges as "0-5460", or a single slot as "42".
-	Slots    []string  `yaml:"slots,omitempty"`
-	Keys     int64     `yaml:"keys"`
-	Replicas []Replica `yaml:"replicas,omitempty"`
+	Slots []string `yaml:"slots,omitempty"`
+	// SlotCount, when set, is the number of slots where ranges are not
+	// known yet (a plan's picture of the cluster after its moves).
+	SlotCount int       `yaml:"-" json:"slotCount,omitempty"`
+	Keys      int64     `yaml:"keys"`
+	Replicas  []Replica `yaml:"replicas,omitempty"`
 }
 
 // Replica is a replica of a master.
