@@ -14,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/redis-gitops/redis-gitops/spec"
@@ -135,6 +136,8 @@ func checkDecodesStrictly(t *testing.T, stream []byte) {
 			obj = &policyv1.PodDisruptionBudget{}
 		case "StatefulSet":
 			obj = &appsv1.StatefulSet{}
+		case "PodMonitor":
+			obj = &podMonitorDoc{}
 		default:
 			t.Fatalf("document %d: unexpected kind %q", i, meta.Kind)
 		}
@@ -142,6 +145,22 @@ func checkDecodesStrictly(t *testing.T, stream []byte) {
 			t.Errorf("document %d (%s): %v", i, meta.Kind, err)
 		}
 	}
+}
+
+// podMonitorDoc is the part of the Prometheus Operator's PodMonitor
+// (monitoring.coreos.com/v1) that Render writes, as its CRD names the
+// fields; the project does not depend on the operator's Go types.
+type podMonitorDoc struct {
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Metadata   metav1.ObjectMeta `json:"metadata"`
+	Spec       struct {
+		Selector            metav1.LabelSelector `json:"selector"`
+		PodMetricsEndpoints []struct {
+			Port string `json:"port"`
+			Path string `json:"path"`
+		} `json:"podMetricsEndpoints"`
+	} `json:"spec"`
 }
 
 // lineDiff shows the first lines where want and got differ, enough to

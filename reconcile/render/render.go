@@ -1,6 +1,7 @@
 // Package render turns a RedisCluster into the Kubernetes objects that run
 // it: a ConfigMap with redis.conf, a headless and a client Service, a
-// PodDisruptionBudget and one StatefulSet for all of the cluster's nodes.
+// PodDisruptionBudget and one StatefulSet for all of the cluster's nodes;
+// with spec.monitoring, an exporter in every pod and a metrics Service.
 //
 // Rendering is pure: no clients, no clock, no randomness, and the same
 // cluster always renders to the same bytes. The objects are client-go apply
@@ -17,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	policyv1ac "k8s.io/client-go/applyconfigurations/policy/v1"
@@ -36,6 +38,15 @@ type Objects struct {
 	// ExternalServices are the per-pod Services of spec.externalAccess
 	// (NodePort or LoadBalancer), one per ordinal; nil without.
 	ExternalServices []*corev1ac.ServiceApplyConfiguration
+	// MetricsService publishes the exporters of spec.monitoring; nil
+	// without.
+	MetricsService *corev1ac.ServiceApplyConfiguration
+	// PodMonitor is the Prometheus Operator's PodMonitor, with
+	// spec.monitoring.podMonitor; nil without. It is in YAML (what
+	// `redis-gitops render` prints) but not in All: the daemon applies
+	// only the kinds every Kubernetes has, and a cluster without the
+	// Prometheus Operator's CRD could not take it.
+	PodMonitor *unstructured.Unstructured
 }
 
 // Render returns the objects for c.
@@ -68,6 +79,8 @@ func Render(c *spec.RedisCluster) (Objects, error) {
 		StatefulSet:         sts,
 		PodDisruptionBudget: podDisruptionBudget(c),
 		ExternalServices:    externalServices(c),
+		MetricsService:      metricsService(c),
+		PodMonitor:          podMonitor(c),
 	}, nil
 }
 
@@ -75,7 +88,7 @@ func Render(c *spec.RedisCluster) (Objects, error) {
 // before the PodDisruptionBudget and the StatefulSet, so pods never start
 // without their configuration or their DNS names. Nil objects are skipped.
 func (o Objects) All() []any {
-	all := make([]any, 0, 5+len(o.ExternalServices))
+	all := make([]any, 0, 6+len(o.ExternalServices))
 	if o.ConfigMap != nil {
 		all = append(all, o.ConfigMap)
 	}
@@ -88,6 +101,9 @@ func (o Objects) All() []any {
 	for _, s := range o.ExternalServices {
 		all = append(all, s)
 	}
+	if o.MetricsService != nil {
+		all = append(all, o.MetricsService)
+	}
 	if o.PodDisruptionBudget != nil {
 		all = append(all, o.PodDisruptionBudget)
 	}
@@ -98,11 +114,16 @@ func (o Objects) All() []any {
 }
 
 // YAML returns the objects as one multi-document YAML stream in apply
-// order, documents separated by "---" lines, as `kustomize build` prints
-// them. Keys are sorted, so equal objects give equal bytes.
+// order, then the PodMonitor, documents separated by "---" lines, as
+// `kustomize build` prints them. Keys are sorted, so equal objects give
+// equal bytes.
 func (o Objects) YAML() ([]byte, error) {
 	var buf bytes.Buffer
-	for i, obj := range o.All() {
+	objs := o.All()
+	if o.PodMonitor != nil {
+		objs = append(objs, o.PodMonitor)
+	}
+	for i, obj := range objs {
 		b, err := yaml.Marshal(obj)
 		if err != nil {
 			return nil, fmt.Errorf("marshal object %d: %w", i, err)
@@ -144,6 +165,10 @@ func checkRenderable(c *spec.RedisCluster) error {
 	if s.Auth != nil {
 		need(s.Auth.SecretRef.Name != "", "spec.auth.secretRef.name", "is empty")
 		need(s.Auth.SecretRef.Key != "", "spec.auth.secretRef.key", "is empty")
+	}
+	if m := s.Monitoring; m.Enabled {
+		need(m.Image != "", "spec.monitoring.image", "is empty")
+		need(m.Port > 0 && m.Port <= 65535, "spec.monitoring.port", "must be a port number")
 	}
 	return errors.Join(errs...)
 }

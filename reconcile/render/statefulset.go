@@ -91,7 +91,7 @@ func statefulSet(c *spec.RedisCluster, conf string) (*appsv1ac.StatefulSetApplyC
 				WithWhenDeleted(appsv1.RetainPersistentVolumeClaimRetentionPolicyType)).
 			WithTemplate(corev1ac.PodTemplateSpec().
 				WithLabels(objectLabels(c, componentNode)).
-				WithAnnotations(c.Metadata.Annotations).
+				WithAnnotations(overlay(c.Metadata.Annotations, scrapeAnnotations(c))).
 				WithSpec(pod)).
 			WithVolumeClaimTemplates(vct)), nil
 }
@@ -113,6 +113,13 @@ func podSpec(c *spec.RedisCluster) (*corev1ac.PodSpecApplyConfiguration, error) 
 	if c.Spec.Auth != nil {
 		p.WithInitContainers(authInit(c)).WithVolumes(authVolumeSource())
 	}
+	if c.Spec.Monitoring.Enabled {
+		exp, err := exporterContainer(c)
+		if err != nil {
+			return nil, err
+		}
+		p.WithContainers(exp)
+	}
 	if a := affinity(c); a != nil {
 		p.WithAffinity(a)
 	}
@@ -131,7 +138,7 @@ func podSpec(c *spec.RedisCluster) (*corev1ac.PodSpecApplyConfiguration, error) 
 // redisContainer runs redis-server with the ConfigMap's redis.conf and
 // announces the pod IP on the cluster bus.
 func redisContainer(c *spec.RedisCluster) (*corev1ac.ContainerApplyConfiguration, error) {
-	res, err := resources(c.Spec.Resources)
+	res, err := resources("spec.resources", c.Spec.Resources)
 	if err != nil {
 		return nil, err
 	}
@@ -178,14 +185,14 @@ func redisContainer(c *spec.RedisCluster) (*corev1ac.ContainerApplyConfiguration
 	return ctr, nil
 }
 
-// resources converts spec.resources to container resources; nil when
-// nothing is set.
-func resources(r spec.Resources) (*corev1ac.ResourceRequirementsApplyConfiguration, error) {
-	requests, err := resourceList("spec.resources.requests", r.Requests)
+// resources converts the resources at field (spec.resources, or the
+// exporter's) to container resources; nil when nothing is set.
+func resources(field string, r spec.Resources) (*corev1ac.ResourceRequirementsApplyConfiguration, error) {
+	requests, err := resourceList(field+".requests", r.Requests)
 	if err != nil {
 		return nil, err
 	}
-	limits, err := resourceList("spec.resources.limits", r.Limits)
+	limits, err := resourceList(field+".limits", r.Limits)
 	if err != nil {
 		return nil, err
 	}
