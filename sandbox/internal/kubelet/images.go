@@ -178,16 +178,20 @@ func (t ImageTable) Entries() []ImageEntry {
 }
 
 // DefaultImages is the sandbox's image table: Redis and Valkey run the
-// host's redis-server; a few base images run the host's shell. One known
+// host's redis-server, redis_exporter runs Debian's
+// prometheus-redis-exporter (the same program, 1.45, whose image's
+// entrypoint is /redis_exporter with no CMD); a few base images run the
+// host's shell. One known
 // difference: the official redis image builds redis-server with protected
 // mode off, Debian's has it on, so manifests that rely on the image's
 // default must say `protected-mode no` (the blog's redis.conf does).
 var DefaultImages = ImageTable{
-	"redis":   {Cmd: []string{"redis-server"}, WorkingDir: "/data", Fix: redisEntrypoint},
-	"valkey":  {Cmd: []string{"redis-server"}, WorkingDir: "/data", Fix: redisEntrypoint},
-	"busybox": {Cmd: []string{"sh"}},
-	"debian":  {Cmd: []string{"bash"}},
-	"alpine":  {Cmd: []string{"sh"}},
+	"redis":                    {Cmd: []string{"redis-server"}, WorkingDir: "/data", Fix: redisEntrypoint},
+	"valkey":                   {Cmd: []string{"redis-server"}, WorkingDir: "/data", Fix: redisEntrypoint},
+	"oliver006/redis_exporter": {Entrypoint: []string{"prometheus-redis-exporter"}},
+	"busybox":                  {Cmd: []string{"sh"}},
+	"debian":                   {Cmd: []string{"bash"}},
+	"alpine":                   {Cmd: []string{"sh"}},
 }
 
 // redisEntrypoint is docker-entrypoint.sh of the official redis image: a

@@ -13,6 +13,23 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+func TestResolveExporterImage(t *testing.T) {
+	for _, image := range []string{"oliver006/redis_exporter:v1.45.0", "quay.io/oliver006/redis_exporter:v1.62.0", "docker.io/oliver006/redis_exporter"} {
+		img, err := DefaultImages.Resolve(image)
+		if err != nil {
+			t.Errorf("Resolve(%q): %v", image, err)
+			continue
+		}
+		args := []string{"-redis.addr=redis://127.0.0.1:6379", "-web.listen-address=:9121"}
+		if got, want := img.Argv(nil, args), append([]string{"prometheus-redis-exporter"}, args...); !slices.Equal(got, want) {
+			t.Errorf("Resolve(%q).Argv(nil, args) = %q, want %q", image, got, want)
+		}
+	}
+	if _, err := DefaultImages.Resolve("someone/redis_exporter:1"); err == nil {
+		t.Errorf("Resolve(someone/redis_exporter:1): mapped; want only oliver006's")
+	}
+}
+
 func TestResolveImage(t *testing.T) {
 	tests := []struct {
 		image   string
