@@ -157,8 +157,12 @@ type podMonitorDoc struct {
 	Spec       struct {
 		Selector            metav1.LabelSelector `json:"selector"`
 		PodMetricsEndpoints []struct {
-			Port string `json:"port"`
-			Path string `json:"path"`
+			Port        string `json:"port"`
+			Path        string `json:"path"`
+			Relabelings []struct {
+				SourceLabels []string `json:"sourceLabels"`
+				TargetLabel  string   `json:"targetLabel"`
+			} `json:"relabelings"`
 		} `json:"podMetricsEndpoints"`
 	} `json:"spec"`
 }

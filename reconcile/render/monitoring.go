@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -112,7 +113,9 @@ func metricsService(c *spec.RedisCluster) *corev1ac.ServiceApplyConfiguration {
 
 // podMonitor is the Prometheus Operator's PodMonitor for the cluster's
 // pods, with monitoring.podMonitor. It is a custom resource, so it is
-// unstructured: client-go has no apply configuration for it.
+// unstructured: client-go has no apply configuration for it. The operator
+// sets the namespace and pod target labels itself; the relabeling adds
+// cluster, which deploy/monitoring's rules and dashboard group by.
 func podMonitor(c *spec.RedisCluster) *unstructured.Unstructured {
 	m := c.Spec.Monitoring
 	if !m.Enabled || !m.PodMonitor {
@@ -122,7 +125,14 @@ func podMonitor(c *spec.RedisCluster) *unstructured.Unstructured {
 		"spec": map[string]any{
 			"selector": map[string]any{"matchLabels": toAny(Selector(c.Metadata.Name))},
 			"podMetricsEndpoints": []any{
-				map[string]any{"port": portMetrics, "path": MetricsPath},
+				map[string]any{
+					"port": portMetrics,
+					"path": MetricsPath,
+					"relabelings": []any{map[string]any{
+						"sourceLabels": []any{"__meta_kubernetes_pod_label_" + sdLabelName(LabelCluster)},
+						"targetLabel":  "cluster",
+					}},
+				},
 			},
 		},
 	}}
@@ -135,6 +145,18 @@ func podMonitor(c *spec.RedisCluster) *unstructured.Unstructured {
 		u.SetAnnotations(a)
 	}
 	return u
+}
+
+// sdLabelName is a pod label's name as Kubernetes service discovery
+// writes it in a meta label: every character not valid in a Prometheus
+// label name becomes "_".
+func sdLabelName(label string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, label)
 }
 
 func toAny(m map[string]string) map[string]any {
