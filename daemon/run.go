@@ -43,7 +43,13 @@ type Config struct {
 	// the least (default DefaultResync; negative: never).
 	Concurrent int
 	Resync     time.Duration
-	Listen     string
+	// KubeQPS and KubeBurst bound the reconciles' requests to the API
+	// server, shared by every worker (defaults DefaultKubeQPS and
+	// DefaultKubeBurst; client-go's own, 5 and 10, would make workers wait
+	// on each other).
+	KubeQPS   float32
+	KubeBurst int
+	Listen    string
 	// WebhookSecretFile holds the webhooks' shared secret; without it
 	// every webhook is refused (the poll still runs).
 	WebhookSecretFile string
@@ -99,6 +105,12 @@ func (c *Config) SetDefaults() {
 	if c.Resync == 0 {
 		c.Resync = DefaultResync
 	}
+	if c.KubeQPS == 0 {
+		c.KubeQPS = DefaultKubeQPS
+	}
+	if c.KubeBurst == 0 {
+		c.KubeBurst = DefaultKubeBurst
+	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 5 * time.Minute
 	}
@@ -124,6 +136,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Concurrent < 1 {
 		errs = append(errs, "--concurrent: at least 1")
+	}
+	if c.KubeQPS < 0 || c.KubeBurst < 0 {
+		errs = append(errs, "--kube-api-qps, --kube-api-burst: must not be negative")
 	}
 	if strings.HasPrefix(c.StatusPath, "/") || strings.Contains(c.StatusPath, "..") {
 		errs = append(errs, "--status-path: a relative path inside the repo")
@@ -180,6 +195,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// renewals go through a client of their own.
 	counted := rest.CopyConfig(cfg.Kube)
 	counted.Wrap(metrics.CountKubernetesWrites)
+	counted.QPS, counted.Burst = cfg.KubeQPS, cfg.KubeBurst
 	client, err := kubernetes.NewForConfig(counted)
 	if err != nil {
 		return err
@@ -312,6 +328,14 @@ func Run(ctx context.Context, cfg Config) error {
 	log.Info("stopped")
 	return runErr
 }
+
+// The reconciles' API request budget by default, as Flux's controllers
+// (--kube-api-qps 50): a pass makes a few dozen requests, and
+// --concurrent passes share it.
+const (
+	DefaultKubeQPS   = 50
+	DefaultKubeBurst = 100
+)
 
 // DefaultSource is a label value that stands for one repo, branch and
 // spec path: "git-" and 16 hex digits of their SHA-256 (credentials

@@ -46,6 +46,8 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&cfg.AuthorEmail, "author-email", "redis-gitops@localhost", "author email of status commits")
 	fs.DurationVar(&cfg.Interval, "interval", time.Minute, "poll period, jittered by ±10% (0: webhooks and schedules only)")
 	fs.IntVar(&cfg.Concurrent, "concurrent", daemon.DefaultConcurrent, "clusters reconciled at once; each cluster has its own queue and never two passes at once (see the README's sizing table)")
+	qps := fs.Float64("kube-api-qps", daemon.DefaultKubeQPS, "requests per second to the Kubernetes API that the reconciles may make, shared by every worker")
+	fs.IntVar(&cfg.KubeBurst, "kube-api-burst", daemon.DefaultKubeBurst, "burst above --kube-api-qps")
 	resync := fs.Duration("resync", daemon.DefaultResync, "every cluster is scanned at least this often, spread in time, besides pushes and its reconcile.schedule (0: never)")
 	fs.StringVar(&cfg.Listen, "listen", ":8080", "address of the HTTP server: /hooks/{github,gitea,gitlab,generic}, /metrics, /healthz, /readyz")
 	fs.StringVar(&cfg.WebhookSecretFile, "webhook-secret-file", "", "file holding the webhooks' shared secret (HMAC key, or GitLab token); without it every webhook gets 401")
@@ -97,6 +99,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := applyEnv(fs, os.LookupEnv); err != nil {
 		return &exitError{code: 2, err: err}
 	}
+	cfg.KubeQPS = float32(*qps)
 	cfg.Resync = *resync
 	if *resync == 0 {
 		cfg.Resync = -1
