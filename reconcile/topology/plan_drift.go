@@ -1,0 +1,91 @@
+package topology
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// placementDrift reports where the desired placement itself falls short
+// (Placement.Degraded) and the pods it leaves without a role.
+func placementDrift(f *facts) steps {
+	var s steps
+	for _, r := range f.pl.Degraded {
+		s.drift = append(s.drift, Drift{Kind: DriftPlacement, Subject: "placement", Detail: r})
+	}
+	for _, sp := range f.pl.Spare {
+		s.drift = append(s.drift, Drift{Kind: DriftSpare, Subject: sp, Detail: "more pods than masters × (1 + replicas)"})
+	}
+	return s
+}
+
+// driftChecks report, for people, what the steps do not change directly:
+// our nodes some peer flags failed (Redis clears the flag once the node is
+// reachable again), slot counts off an even share, and views that disagree
+// on slot owners (gossip settles them; until then planMoves moves nothing).
+func driftChecks(f *facts) steps {
+	var s steps
+	for _, id := range f.ids {
+		for _, v := range f.o.Nodes[id].View {
+			if _, ours := f.o.Nodes[v.ID]; ours && v.Has("fail") {
+				s.drift = append(s.drift, Drift{Kind: DriftFailedNode, Subject: f.o.Nodes[v.ID].Pod.Name, Detail: f.o.Nodes[id].Pod.Name + " flags it failed"})
+			}
+		}
+	}
+	if skew := slotSkew(f.o, f.d.Masters); skew != "" {
+		s.drift = append(s.drift, Drift{Kind: DriftSkew, Subject: "cluster", Detail: skew})
+	}
+	if f.disagreement != "" {
+		s.drift = append(s.drift, Drift{Kind: DriftDisagreement, Subject: "cluster", Detail: f.disagreement})
+	}
+	return s
+}
+
+// slotSkew describes masters whose slot count is more than 2% off an even
+// share (redis-cli rebalance's default threshold); empty when balanced.
+func slotSkew(o *Observed, masters int) string {
+	if masters <= 0 {
+		return ""
+	}
+	expected := float64(SlotCount) / float64(masters)
+	var off []string
+	for _, id := range o.NodeIDs() {
+		n := o.Nodes[id]
+		if !n.IsMaster() || n.SlotCount() == 0 {
+			continue
+		}
+		if dev := (float64(n.SlotCount()) - expected) / expected; dev > 0.02 || dev < -0.02 {
+			off = append(off, fmt.Sprintf("%s has %d slots", n.Pod.Name, n.SlotCount()))
+		}
+	}
+	if len(off) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("an even share is %.0f slots per master: %s", expected, strings.Join(off, ", "))
+}
+
+// disagreements describes nodes whose view of slot owners differs from the
+// majority; empty when all agree.
+func disagreements(o *Observed) string {
+	sig := map[string][]string{}
+	for _, id := range o.NodeIDs() {
+		var parts []string
+		for _, v := range o.Nodes[id].View {
+			if len(v.Slots) > 0 {
+				parts = append(parts, v.ID+":"+formatRanges(v.Slots))
+			}
+		}
+		sort.Strings(parts)
+		s := strings.Join(parts, " ")
+		sig[s] = append(sig[s], o.Nodes[id].Pod.Name)
+	}
+	if len(sig) <= 1 {
+		return ""
+	}
+	var groups []string
+	for _, pods := range sig {
+		groups = append(groups, "["+strings.Join(pods, " ")+"]")
+	}
+	sort.Strings(groups)
+	return fmt.Sprintf("%d different views of slot ownership: %s", len(sig), strings.Join(groups, " "))
+}

@@ -1,0 +1,142 @@
+package topology
+
+import (
+	"slices"
+	"sort"
+)
+
+// facts are what every concern of a formed cluster's plan reads, computed
+// once per plan.
+type facts struct {
+	d   Desired
+	o   *Observed
+	ids []string // observed node IDs, by pod ordinal
+	// want is masters × (1 + replicas): the pods the spec asks for.
+	want int
+	// anchor is the node others are introduced to (pickAnchor).
+	anchor *Node
+	// owners maps each slot to its owner by majority of views; uncovered
+	// are the slots no view gives an owner.
+	owners    [SlotCount]string
+	uncovered []SlotRange
+	// allAnswered: every pod answered and at least want nodes did. Only
+	// then can a node no pod runs be known to be gone for good.
+	allAnswered bool
+	// disagreement describes views that differ on slot owners ("" if none).
+	disagreement string
+	// pl is the desired placement, from the roles the nodes have now;
+	// placeErr is why there is none.
+	pl       Placement
+	placeErr error
+}
+
+func newFacts(d Desired, o *Observed, want int) *facts {
+	f := &facts{d: d, o: o, want: want, ids: o.NodeIDs(), owners: o.Owners()}
+	f.anchor = pickAnchor(o, f.ids)
+	f.uncovered = uncoveredRanges(f.owners)
+	f.allAnswered = len(o.Unreachable) == 0 && len(o.Nodes) >= want
+	f.disagreement = disagreements(o)
+	f.pl, f.placeErr = Place(o.Pods, d.Masters, d.ReplicasPerMaster, d.ZoneAware, o.Current())
+	return f
+}
+
+// steps is what one concern adds to a plan.
+type steps struct {
+	actions []Action
+	drift   []Drift
+	waiting []string
+	blocked string
+}
+
+func (p *Plan) add(s steps) {
+	p.Actions = append(p.Actions, s.actions...)
+	p.Drift = append(p.Drift, s.drift...)
+	p.Waiting = append(p.Waiting, s.waiting...)
+	if s.blocked != "" {
+		p.Blocked = s.blocked
+	}
+}
+
+// planFormed heals an existing cluster, one concern at a time, each in its
+// own file. The drift lists in this order; the steps run in kindOrder.
+func planFormed(d Desired, o *Observed, want int, p Plan) Plan {
+	f := newFacts(d, o, want)
+	p.add(planMembership(f)) // plan_membership.go
+	p.add(planOpenSlots(f))  // plan_openslots.go
+	p.add(planUncovered(f))  // plan_forget.go
+	if f.placeErr != nil {
+		// Without a placement no role, move or forget can be decided; the
+		// steps so far are returned as planned, unsorted.
+		p.Blocked = f.placeErr.Error()
+		return p
+	}
+	p.Placement = f.pl
+	p.add(placementDrift(f)) // plan_drift.go
+	p.add(planRoles(f))      // plan_roles.go
+	unsettled := hasKind(p.Actions, Meet, FixOpenSlot, Failover)
+	p.add(planMoves(f, unsettled)) // plan_rebalance.go
+	p.add(planForget(f))           // plan_forget.go
+	p.add(driftChecks(f))          // plan_drift.go
+	sortActions(p.Actions)
+	return p
+}
+
+var kindOrder = map[ActionKind]int{SetConfigEpoch: 0, Meet: 1, AddSlots: 2, FixOpenSlot: 3, Failover: 4, Replicate: 5, MoveSlots: 6, Forget: 7, Restart: 8}
+
+func sortActions(as []Action) {
+	sort.SliceStable(as, func(i, j int) bool { return kindOrder[as[i].Kind] < kindOrder[as[j].Kind] })
+}
+
+func hasKind(as []Action, kinds ...ActionKind) bool {
+	for _, a := range as {
+		if slices.Contains(kinds, a.Kind) {
+			return true
+		}
+	}
+	return false
+}
+
+// pickAnchor is the node other nodes are introduced to: a master with the
+// most slots, so that it is surely part of the cluster everyone agrees on.
+func pickAnchor(o *Observed, ids []string) *Node {
+	best := o.Nodes[ids[0]]
+	for _, id := range ids {
+		n := o.Nodes[id]
+		if n.SlotCount() > best.SlotCount() {
+			best = n
+		}
+	}
+	return best
+}
+
+func uncoveredRanges(owners [SlotCount]string) []SlotRange {
+	var out []SlotRange
+	for s := 0; s < SlotCount; s++ {
+		if owners[s] != "" {
+			continue
+		}
+		if len(out) > 0 && out[len(out)-1].End == s-1 {
+			out[len(out)-1].End = s
+		} else {
+			out = append(out, SlotRange{Start: s, End: s})
+		}
+	}
+	return out
+}
+
+func totalKeys(o *Observed) int64 {
+	var t int64
+	for _, n := range o.Nodes {
+		t += n.Keys
+	}
+	return t
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
