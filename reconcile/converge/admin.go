@@ -19,13 +19,9 @@ import (
 // would follow MOVED redirections to a node other than the one meant.
 // Pipe sends commands in order on one connection (ASKING applies to the
 // next command of its connection); each reply carries its own error.
-type Admin interface {
-	Do(ctx context.Context, args ...any) (any, error)
-	Pipe(ctx context.Context, cmds ...[]any) ([]migrate.Reply, error)
-	Close() error
-}
-
-var _ migrate.Conn = Admin(nil)
+// It is the migration engine's Conn: one interface for every connection
+// the reconciler opens to a node.
+type Admin = migrate.Conn
 
 // Dialer opens an admin connection to a node at addr (ip:port).
 type Dialer func(addr string) Admin
