@@ -28,7 +28,8 @@ import (
 //     (target 0);
 //   - rss-mb: the daemon's resident memory once every cluster is Ready.
 //
-// REDIS_GITOPS_BENCH_FLEET picks the sizes (default "1,10,50,100").
+// REDIS_GITOPS_BENCH_FLEET picks the sizes (default "1,10,50,100"),
+// REDIS_GITOPS_BENCH_CONCURRENT the daemon's --concurrent.
 func BenchmarkFleet(b *testing.B) {
 	sizes := []int{1, 10, 50, 100}
 	if s := os.Getenv("REDIS_GITOPS_BENCH_FLEET"); s != "" {
@@ -56,7 +57,11 @@ func benchFleet(b *testing.B, srv *giteatest.Server, n int) {
 	repo := srv.CreateRepo(b, "fleet-"+ns)
 	// The Lease as in production: the tests' 4 s one is too short for a
 	// 2-core machine busy bootstrapping a fleet.
-	d := startDaemon(b, "fleet-bench", repo, ns, "--lease-duration", "15s", "--renew-deadline", "10s", "--retry-period", "2s")
+	flags := []string{"--lease-duration", "15s", "--renew-deadline", "10s", "--retry-period", "2s"}
+	if c := os.Getenv("REDIS_GITOPS_BENCH_CONCURRENT"); c != "" {
+		flags = append(flags, "--concurrent", c)
+	}
+	d := startDaemon(b, "fleet-bench", repo, ns, flags...)
 	srv.AddWebhook(b, repo, "http://"+d.addr+"/hooks/gitea", webhookSecret)
 	files := map[string]string{}
 	names := make([]string, n)
