@@ -42,8 +42,9 @@ func TestFleet(t *testing.T) {
 		before := clusterWrites(d, rolling)
 		passes := passesOf(d, rolling)
 		tunedBefore := clusterWrites(d, tuned)
-		rev := srv.PutFile(t, repo, "main", "clusters/tuned.yaml", clusterSpec(ns, "tuned", 3, 1, lru, ""), "tuned: allkeys-lru")
-		waitStatus(t, srv, repo, ns, "tuned", time.Minute, "tuned's report of "+short(rev), atRevision(rev))
+		spec := clusterSpec(ns, "tuned", 3, 1, lru, "")
+		rev := srv.PutFile(t, repo, "main", "clusters/tuned.yaml", spec, "tuned: allkeys-lru")
+		waitStatus(t, srv, repo, ns, "tuned", time.Minute, "tuned's report of "+short(rev), appliedAt(t, srv, repo, rev, "clusters/tuned.yaml", spec))
 		if got := clusterWrites(d, rolling); got != before {
 			t.Errorf("writes for %s after a push that changed only tuned: %v, before %v", rolling, got, before)
 		}
@@ -56,8 +57,9 @@ func TestFleet(t *testing.T) {
 	})
 
 	t.Run("a setting pushed for one cluster reaches its nodes while the other rolls", func(t *testing.T) {
-		rollRev := srv.PutFile(t, repo, "main", "clusters/rolling.yaml",
-			clusterSpec(ns, "rolling", 3, 1, "    image: redis:7.0.15\n", ""), "rolling: redis:7.0.15")
+		rollSpec := clusterSpec(ns, "rolling", 3, 1, "    image: redis:7.0.15\n", "")
+		rollRev := srv.PutFile(t, repo, "main", "clusters/rolling.yaml", rollSpec, "rolling: redis:7.0.15")
+		rolled := appliedAt(t, srv, repo, rollRev, "clusters/rolling.yaml", rollSpec)
 		sandboxtest.Eventually(t, 2*time.Minute, "the roll under way", func() error {
 			if n := podsOnImage(t, ns, "rolling", "redis:7.0.15"); n == 0 {
 				return fmt.Errorf("no pod restarted yet")
@@ -65,15 +67,15 @@ func TestFleet(t *testing.T) {
 			return nil
 		})
 		pushed := time.Now()
-		setRev := srv.PutFile(t, repo, "main", "clusters/tuned.yaml",
-			clusterSpec(ns, "tuned", 3, 1, lru+"      maxmemory: 100mb\n", ""), "tuned: maxmemory 100mb")
+		setSpec := clusterSpec(ns, "tuned", 3, 1, lru+"      maxmemory: 100mb\n", "")
+		setRev := srv.PutFile(t, repo, "main", "clusters/tuned.yaml", setSpec, "tuned: maxmemory 100mb")
 		sandboxtest.Eventually(t, time.Minute, "maxmemory on every node of tuned", func() error {
 			return configOnAll(t, ns, "tuned", "maxmemory", "104857600")
 		})
 		reached := time.Since(pushed)
 		restarted := podsOnImage(t, ns, "rolling", "redis:7.0.15")
 		waitStatus(t, srv, repo, ns, "rolling", 5*time.Minute, "rolling Ready at "+short(rollRev), func(r report.Report) error {
-			if err := atRevision(rollRev)(r); err != nil {
+			if err := rolled(r); err != nil {
 				return err
 			}
 			return ready(r)
@@ -88,12 +90,12 @@ func TestFleet(t *testing.T) {
 			t.Errorf("the setting took %s to reach tuned's nodes; the roll ended after %s", reached, rollEnded)
 		}
 		waitStatus(t, srv, repo, ns, "tuned", time.Minute, "tuned Ready at "+short(setRev), func(r report.Report) error {
-			if err := atRevision(setRev)(r); err != nil {
+			if err := appliedAt(t, srv, repo, setRev, "clusters/tuned.yaml", setSpec)(r); err != nil {
 				return err
 			}
 			return ready(r)
 		})
-		if r, _ := statusOf(t, srv, repo, ns, "rolling"); r.ObservedRevision != rollRev || ready(r) != nil {
+		if r, _ := statusOf(t, srv, repo, ns, "rolling"); rolled(r) != nil || ready(r) != nil {
 			t.Errorf("rolling's report in Git: %s %s, want Ready at %s", r.ObservedRevision, r.Verdict(), rollRev)
 		}
 	})
@@ -162,7 +164,7 @@ func TestFleet(t *testing.T) {
 			// The report of the stopped pass was pushed before the exit:
 			// nothing runs any more to push it later.
 			r, ok := statusOf(t, srv, repo, ns, name)
-			if !ok || r.ObservedRevision != rev {
+			if !ok || appliedAt(t, srv, repo, rev, "clusters/"+name+".yaml", files["clusters/"+name+".yaml"])(r) != nil {
 				t.Errorf("%s: report in Git at %s (%s), want the stopped pass's at %s", name, r.ObservedRevision, r.Verdict(), rev)
 			}
 			// The step under way finished: every pod is back in the
@@ -194,10 +196,17 @@ func passesOf(d *daemonProc, cluster string) int {
 	return strings.Count(d.logs(), `"msg":"reconciled","cluster":"`+cluster+`"`)
 }
 
-func atRevision(rev string) func(report.Report) error {
+// appliedAt accepts a report of the commit rev, which made file content,
+// or of a later head with the same file: the daemon's reports name the
+// head at which it saw the spec change, and its own status commit may have
+// landed on top of rev before it fetched.
+func appliedAt(t testing.TB, srv *giteatest.Server, repo giteatest.Repo, rev, file, content string) func(report.Report) error {
 	return func(r report.Report) error {
-		if r.ObservedRevision != rev {
-			return fmt.Errorf("report at %s, want %s", short(r.ObservedRevision), short(rev))
+		if r.ObservedRevision == rev {
+			return nil
+		}
+		if got, ok := srv.GetFile(t, repo, r.ObservedRevision, file); !ok || got != content {
+			return fmt.Errorf("report at %s, which has not %s as of %s", short(r.ObservedRevision), file, short(rev))
 		}
 		return nil
 	}
