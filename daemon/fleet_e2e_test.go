@@ -86,7 +86,9 @@ func TestFleet(t *testing.T) {
 		if restarted == 6 {
 			t.Errorf("the roll had restarted every pod when the setting arrived: it did not run alongside")
 		}
-		if reached > 20*time.Second || reached > rollEnded/2 {
+		// Relative, not a fixed time: on a loaded machine both stretch, and
+		// what proves isolation is that the setting did not wait for the roll.
+		if reached > rollEnded/2 {
 			t.Errorf("the setting took %s to reach tuned's nodes; the roll ended after %s", reached, rollEnded)
 		}
 		waitStatus(t, srv, repo, ns, "tuned", time.Minute, "tuned Ready at "+short(setRev), func(r report.Report) error {
