@@ -75,7 +75,10 @@ func startDaemon(t testing.TB, name string, repo giteatest.Repo, leaseNS string,
 		"--git-password-file", write("git-password", repo.Password),
 		"--kubeconfig", sandboxtest.Kubeconfig(),
 		"--lease-namespace", leaseNS, "--lease-name", "redis-gitops", "--identity", name,
-		"--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms",
+		// Production-like Lease timings (a third of the defaults): a loaded
+		// machine's API server can take seconds to answer, and a leader that
+		// cannot renew stops, as it must; 4 s made the tests lose it.
+		"--lease-duration", "15s", "--renew-deadline", "10s", "--retry-period", "2s",
 		"--interval", "0", "--log-format", "json",
 		"--author-name", "redis-gitops", "--author-email", "bot@redis-gitops.test",
 	}
