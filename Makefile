@@ -97,7 +97,7 @@ test:
 # The product's tests; packages with end-to-end tests start their own sandbox
 # through bin/sandbox.
 test-go:
-	SANDBOX_BIN=$(BIN) $(GO) test -timeout 20m ./...
+	SANDBOX_BIN=$(BIN) $(GO) test -timeout 30m ./...
 
 # A bounded fuzz run of the spec parser (the seed corpus runs in test-go too).
 test-fuzz:
