@@ -62,18 +62,7 @@ func TestDriftReportShowsTheRoll(t *testing.T) {
 func TestForgetNeedsThePolicy(t *testing.T) {
 	h := newHarness(t, "forget")
 	h.converge()
-	o, err := (&reconcileObserver{h}).observe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var victim string
-	for _, id := range o.NodeIDs() {
-		if n := o.Nodes[id]; !n.IsMaster() {
-			victim = n.Pod.Name
-			break
-		}
-	}
-	oldID := o.ByPod[victim]
+	victim, oldID := h.aReplica()
 	keep := false
 	h.c.Spec.Reconcile.Destructive.ForgetNodes = &keep
 	h.losePVC(victim)

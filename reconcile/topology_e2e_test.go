@@ -244,18 +244,7 @@ func TestTopologyConverges(t *testing.T) {
 
 	t.Run("a lost PVC: the new empty pod rejoins as a replica", func(t *testing.T) {
 		h.t = t
-		o, err := (&reconcileObserver{h}).observe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var victim string
-		for _, id := range o.NodeIDs() {
-			if n := o.Nodes[id]; !n.IsMaster() {
-				victim = n.Pod.Name
-				break
-			}
-		}
-		oldID := o.ByPod[victim]
+		victim, oldID := h.aReplica()
 		h.losePVC(victim)
 		h.converge()
 		h.check()
@@ -301,6 +290,22 @@ func TestDriftReportWritesNothing(t *testing.T) {
 	h.c.Spec.Reconcile.Drift = spec.DriftCorrect
 	h.converge()
 	h.check()
+}
+
+// aReplica is the first replica's pod and its node ID, as observed.
+func (h *harness) aReplica() (pod, id string) {
+	h.t.Helper()
+	o, err := (&reconcileObserver{h}).observe()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, id := range o.NodeIDs() {
+		if n := o.Nodes[id]; !n.IsMaster() {
+			return n.Pod.Name, id
+		}
+	}
+	h.t.Fatal("no replica observed")
+	return "", ""
 }
 
 // losePVC deletes a pod and its claim, as a lost disk would, and waits for
