@@ -212,9 +212,14 @@ func TestQueueWorkers(t *testing.T) {
 			defer adders.Done()
 			c := fmt.Sprintf("c%02d", i)
 			for j := range 20 {
+				// The time before the Add: a pass that starts after it
+				// serves this trigger, even one that starts before the Add
+				// returns (read after the Add, the time could be later than
+				// the pass that served it, and no pass would ever follow).
+				at := time.Now()
 				q.Add(c, []string{"git", "schedule", "retry"}[j%3])
 				addMu.Lock()
-				lastAdd[c] = time.Now()
+				lastAdd[c] = at
 				addMu.Unlock()
 				time.Sleep(time.Millisecond)
 			}
