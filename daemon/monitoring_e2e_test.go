@@ -72,16 +72,7 @@ func TestDaemonScrapedWithTheNodes(t *testing.T) {
 		if strings.Contains(q, "redis_gitops_") {
 			daemonQueries++
 		}
-		sandboxtest.Eventually(t, 30*time.Second, "dashboard query returns data: "+q, func() error {
-			res, err := prom.Query(q)
-			if err != nil {
-				return err
-			}
-			if len(res) == 0 {
-				return fmt.Errorf("no series")
-			}
-			return nil
-		})
+		sandboxtest.Eventually(t, 30*time.Second, "dashboard query returns data: "+q, func() error { return prom.HasData(q) })
 	}
 	if daemonQueries == 0 {
 		t.Fatal("the dashboard has no query on the daemon's metrics")

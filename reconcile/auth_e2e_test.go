@@ -19,6 +19,21 @@ import (
 	"github.com/redis-gitops/redis-gitops/spec"
 )
 
+// withPassword, in a harness's setup, protects the cluster with password
+// from a Secret cache-auth, which it creates; test clients send it.
+func (h *harness) withPassword(password string) {
+	h.t.Helper()
+	h.password = password
+	_, err := h.client.CoreV1().Secrets(h.ns).Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "cache-auth"},
+		StringData: map[string]string{"password": password},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.c.Spec.Auth = &spec.Auth{SecretRef: spec.SecretRef{Name: "cache-auth", Key: "password"}}
+}
+
 // TestClusterWithPassword: a cluster whose password comes from a Secret
 // forms, converges and scales out (MIGRATE carries AUTH); a client without
 // the password is refused, one with it reads every key; the password is in
@@ -29,15 +44,7 @@ import (
 func TestClusterWithPassword(t *testing.T) {
 	const password = "s3cret-Pa55"
 	h := newHarnessWith(t, "auth", func(h *harness) {
-		h.password = password
-		_, err := h.client.CoreV1().Secrets(h.ns).Create(context.Background(), &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: "cache-auth"},
-			StringData: map[string]string{"password": password},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.c.Spec.Auth = &spec.Auth{SecretRef: spec.SecretRef{Name: "cache-auth", Key: "password"}}
+		h.withPassword(password)
 	})
 	oc := h.pass()
 	h.check()

@@ -13,7 +13,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"gopkg.in/yaml.v3"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/redis-gitops/redis-gitops/internal/promtest"
 	"github.com/redis-gitops/redis-gitops/internal/sandboxtest"
@@ -34,15 +33,7 @@ import (
 func TestMonitoringWithPrometheus(t *testing.T) {
 	const password = "m0nitor-Pa55"
 	h := newHarnessWith(t, "monitoring", func(h *harness) {
-		h.password = password
-		_, err := h.client.CoreV1().Secrets(h.ns).Create(context.Background(), &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: "cache-auth"},
-			StringData: map[string]string{"password": password},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.c.Spec.Auth = &spec.Auth{SecretRef: spec.SecretRef{Name: "cache-auth", Key: "password"}}
+		h.withPassword(password)
 		h.c.Spec.Monitoring = spec.Monitoring{Enabled: true}
 		h.c.SetDefaults()
 		if errs := h.c.Validate(); errs != nil {
@@ -177,16 +168,7 @@ func checkDashboard(t *testing.T, prom *promtest.Server, ns string) {
 		}
 		// The dashboard's 5m windows hold enough samples at a 2s scrape
 		// interval once two scrapes are in.
-		sandboxtest.Eventually(t, 30*time.Second, "dashboard query returns data: "+q, func() error {
-			res, err := prom.Query(q)
-			if err != nil {
-				return err
-			}
-			if len(res) == 0 {
-				return fmt.Errorf("no series")
-			}
-			return nil
-		})
+		sandboxtest.Eventually(t, 30*time.Second, "dashboard query returns data: "+q, func() error { return prom.HasData(q) })
 		ran++
 	}
 	if ran == 0 {

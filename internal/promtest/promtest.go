@@ -287,6 +287,19 @@ func (s *Server) Query(q string) ([]Sample, error) {
 	return data.Result, nil
 }
 
+// HasData runs q and errs unless it returns a series: for a dashboard
+// query that must show something for a live cluster.
+func (s *Server) HasData(q string) error {
+	res, err := s.Query(q)
+	if err != nil {
+		return err
+	}
+	if len(res) == 0 {
+		return fmt.Errorf("%s: no series", q)
+	}
+	return nil
+}
+
 // UnhealthyRules lists the loaded rules whose last evaluation failed; an
 // error when no rule is loaded.
 func (s *Server) UnhealthyRules() ([]string, error) {
