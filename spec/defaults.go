@@ -83,7 +83,8 @@ const (
 // reconcile.destructive.forgetNodes true,
 // placement.topologyKey "kubernetes.io/hostname", placement.antiAffinity
 // "preferred", each toleration's operator "Equal", auth.secretRef.key
-// "password" and auth.rotationGracePeriod 1m (when auth is set),
+// "password" and auth.rotationGracePeriod 1m (when auth is set), each
+// user's enabled true and each of its passwordSecretRefs' key "password",
 // externalAccess.addressType "ExternalIP" (with type NodePort),
 // reconcile.drift "correct", migration.keysPerBatch 1000,
 // migration.parallelSlots 4, and with monitoring.enabled: monitoring.image
@@ -129,6 +130,17 @@ func (c *RedisCluster) SetDefaults() {
 	}
 	if s.Auth != nil && s.Auth.SecretRef.Key == "" {
 		s.Auth.SecretRef.Key = DefaultSecretKey
+	}
+	for i := range s.Users {
+		u := &s.Users[i]
+		if u.Enabled == nil {
+			u.Enabled = ptr(true)
+		}
+		for j := range u.PasswordSecretRefs {
+			if u.PasswordSecretRefs[j].Key == "" {
+				u.PasswordSecretRefs[j].Key = DefaultSecretKey
+			}
+		}
 	}
 	if s.Reconcile.Drift == "" {
 		s.Reconcile.Drift = DefaultDrift

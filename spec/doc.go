@@ -66,6 +66,14 @@
 //   - with monitoring.enabled: monitoring.image is not empty and has no
 //     spaces; port is 1024 to 65535 and not 6379 or 16379; resources
 //     follow the rules of resources.
+//   - users: each name is unique, letters, digits, ".", "_" and "-", at
+//     most MaxUserNameLength (64), and not default or readiness
+//     (ReservedUserNames); at least one passwordSecretRef, each a valid
+//     Secret name and key, none twice; at least one command rule, each
+//     +/-command, +/-command|subcommand, +/-@category of ACLCategories,
+//     allcommands or nocommands; keys and channels are single words
+//     without Redis's prefix (~, %R~, &), none twice, "*" alone. Whether a
+//     command exists is checked against each node when the daemon plans.
 //   - reconcile.schedule parses with ParseSchedule, and an "@every" is at
 //     least MinScheduleInterval (1m); drift is correct or report.
 //   - migration.keysPerBatch is 1 to 100000; parallelSlots is 1 to 64.

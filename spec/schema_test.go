@@ -68,6 +68,7 @@ type jsonSchema struct {
 	Maximum              *int                   `json:"maximum,omitempty"`
 	MinLength            *int                   `json:"minLength,omitempty"`
 	MaxLength            *int                   `json:"maxLength,omitempty"`
+	MinItems             *int                   `json:"minItems,omitempty"`
 	Pattern              string                 `json:"pattern,omitempty"`
 	Properties           *properties            `json:"properties,omitempty"`
 	Required             []string               `json:"required,omitempty"`
@@ -202,7 +203,21 @@ var constraints = map[string]func(s *jsonSchema){
 	"ExternalAccess.AddressType": func(s *jsonSchema) {
 		s.Enum = []any{AddressExternalIP, AddressInternalIP}
 	},
-	"ExternalAccess.Hostname":  func(s *jsonSchema) { s.Pattern = `\{pod\}` },
+	"ExternalAccess.Hostname": func(s *jsonSchema) { s.Pattern = `\{pod\}` },
+	"User.Name": func(s *jsonSchema) {
+		var reserved []any
+		for _, n := range ReservedUserNames {
+			reserved = append(reserved, n)
+		}
+		s.Pattern, s.MinLength, s.MaxLength = `^[A-Za-z0-9][A-Za-z0-9._-]*$`, ptr(1), ptr(MaxUserNameLength)
+		s.Not = &jsonSchema{Description: "users redis-gitops runs itself", Enum: reserved}
+	},
+	"User.Enabled":            func(s *jsonSchema) { s.Default = true },
+	"User.PasswordSecretRefs": func(s *jsonSchema) { s.MinItems = ptr(1) },
+	"User.Commands": func(s *jsonSchema) {
+		s.MinItems = ptr(1)
+		s.Items.Pattern = `^([+-](@[a-z]+|[a-z][a-z0-9_-]*(\|[a-z][a-z0-9_-]*)?)|allcommands|nocommands)$`
+	},
 	"Auth.RotationGracePeriod": func(s *jsonSchema) { s.Default = Duration{DefaultRotationGracePeriod}.String() },
 	"Migration.KeysPerBatch": func(s *jsonSchema) {
 		s.Minimum, s.Maximum, s.Default = ptr(1), ptr(MaxKeysPerBatch), DefaultKeysPerBatch

@@ -92,7 +92,14 @@ var invalidSpecs = map[string]string{
 	"toleration-seconds-without-noexecute.yaml": `13:28: spec.placement.tolerations[0].tolerationSeconds: applies only with effect NoExecute`,
 
 	// auth, reconcile, migration.
-	"auth-no-secret-name.yaml":         `10:7: spec.auth.secretRef.name: is required`,
+	"auth-no-secret-name.yaml": `10:7: spec.auth.secretRef.name: is required`,
+
+	// users.
+	"user-reserved.yaml":               `9:13: spec.users[0].name: "default" is redis-gitops' own user`,
+	"user-category-typo.yaml":          `11:18: spec.users[0].commands[0]: "+@red" names no command category; did you mean "+@read"?`,
+	"user-key-prefix.yaml":             `12:14: spec.users[0].keys[0]: "~app:*": write the pattern alone, without Redis's ~`,
+	"user-no-password.yaml":            `9:7: spec.users[0].passwordSecretRefs: is required`,
+	"user-password-inline.yaml":        `10:7: spec.users[0].password: unknown field; passwords must not be written in Git`,
 	"schedule-not-cron.yaml":           `9:15: spec.reconcile.schedule: "every 5 minutes" is not a cron expression (expected exactly 5 fields, found 3`,
 	"schedule-out-of-range.yaml":       `9:15: spec.reconcile.schedule: "0 25 * * *" is not a cron expression (end of range (25) above maximum (23)`,
 	"schedule-time-zone-only.yaml":     `9:15: spec.reconcile.schedule: "CRON_TZ=UTC" is not a cron expression (a time zone needs a schedule after it`,

@@ -86,6 +86,40 @@ type ClusterSpec struct {
 	// Monitoring runs a Prometheus exporter next to every Redis node. Off
 	// by default.
 	Monitoring Monitoring `json:"monitoring,omitempty"`
+	// Users are Redis ACL users, each with its rules and its passwords from
+	// Secrets, set live on every node (ACL SETUSER, no restart). Git is
+	// the truth for them: a user removed here is deleted from every node,
+	// and a rule edited by hand is drift. Users a person made by hand and
+	// never declared are reported, not deleted. None by default.
+	Users []User `json:"users,omitempty"`
+}
+
+// User is one Redis ACL user. Its rules start from nothing (ACL SETUSER
+// ... reset): it may run only the commands, touch only the keys and
+// publish or subscribe only to the channels listed.
+type User struct {
+	// Name of the user, as clients send it with AUTH: letters, digits and
+	// ".", "_", "-" (at most MaxUserNameLength). "default" and
+	// "readiness" are the project's own (spec.auth, the readiness probe).
+	Name string `json:"name"`
+	// Enabled: the user may log in. Default true; false keeps the user
+	// and its rules but refuses its logins (ACL SETUSER ... off).
+	Enabled *bool `json:"enabled,omitempty"`
+	// PasswordSecretRefs name the Secrets (and keys) holding the user's
+	// passwords; every one listed is accepted. To rotate, add the new
+	// Secret, move the clients, then remove the old one. At least one.
+	// Only SHA-256 hashes of the passwords reach Redis (#<hash>).
+	PasswordSecretRefs []SecretRef `json:"passwordSecretRefs"`
+	// Commands are ACL command rules applied in order, from none: "+get",
+	// "-flushall", "+@read", "-@dangerous", "+config|get", "allcommands",
+	// "nocommands". At least one.
+	Commands []string `json:"commands"`
+	// Keys are the key patterns (glob-style, as "app:*") the user may
+	// read and write; "*" is every key. None by default: no key.
+	Keys []string `json:"keys,omitempty"`
+	// Channels are the Pub/Sub channel patterns (glob-style) the user may
+	// publish and subscribe to; "*" is every channel. None by default.
+	Channels []string `json:"channels,omitempty"`
 }
 
 // Monitoring runs a redis_exporter sidecar in every Redis pod, scraping

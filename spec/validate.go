@@ -107,6 +107,7 @@ func (c *RedisCluster) Validate() ErrorList {
 	v.auth()
 	v.externalAccess()
 	v.monitoring()
+	v.users()
 	v.reconcile()
 	v.migration()
 	v.errs.Sort()
