@@ -284,6 +284,14 @@ type Reconcile struct {
 	// Suspend stops all action on the cluster; reports continue. Default
 	// false.
 	Suspend bool `json:"suspend,omitempty"`
+	// DriftPullRequests proposes drift back to Git: when a scan finds
+	// drift that lasts (seen on two consecutive scans), the daemon opens
+	// one pull request for the cluster, from a branch of its own, that
+	// edits this spec to match the live cluster where the spec can say it
+	// (a redis.config value, masters, replicasPerMaster) and lists the
+	// rest; it keeps that pull request current and closes it, saying why,
+	// when the drift is gone. Needs the daemon's --forge. Default false.
+	DriftPullRequests bool `json:"driftPullRequests,omitempty"`
 	// Destructive says which steps that forget something the daemon may
 	// take by itself. A step the policy does not allow stays in the plan
 	// and the report, marked blocked with what a person can do, and does
