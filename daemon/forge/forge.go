@@ -1,7 +1,9 @@
 // Package forge talks to the forge hosting the specs' repository (GitHub,
 // GitHub Enterprise or Gitea) about pull requests: one plan comment per
 // (pull request, cluster), edited in place on every push, and one commit
-// status per cluster on the head commit.
+// status per cluster on the head commit; and the drift pull request of a
+// cluster, opened, edited and closed by redis-gitops from a branch of its
+// own (PullRequestProvider).
 //
 // Provider is the small interface the rest of redis-gitops needs; GitHub
 // and Gitea implement it over their SDKs, WithRetry wraps either with

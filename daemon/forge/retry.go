@@ -138,3 +138,46 @@ func (r *retrying) backoff(attempt int) time.Duration {
 	}
 	return d/2 + rand.N(d/2)
 }
+
+// WithRetryPullRequests is WithRetry for a PullRequestProvider.
+// CreatePullRequest is retried on 5xx too: should the pull request have
+// been opened all the same, the forge refuses a second one for the same
+// head and base, and the caller finds the first by its branch.
+func WithRetryPullRequests(p PullRequestProvider, attempts int, base time.Duration) PullRequestProvider {
+	o := RetryOptions{Attempts: attempts, Base: base}
+	o.init()
+	return &retryingPRs{retrying: retrying{p: p, o: o}, prs: p}
+}
+
+type retryingPRs struct {
+	retrying
+	prs PullRequestProvider
+}
+
+var _ PullRequestProvider = (*retryingPRs)(nil)
+
+func (r *retryingPRs) ListPullRequests(ctx context.Context, branch string) ([]PullRequest, error) {
+	var out []PullRequest
+	err := r.do(ctx, func() (err error) {
+		out, err = r.prs.ListPullRequests(ctx, branch)
+		return err
+	})
+	return out, err
+}
+
+func (r *retryingPRs) CreatePullRequest(ctx context.Context, pr PullRequest) (PullRequest, error) {
+	var out PullRequest
+	err := r.do(ctx, func() (err error) {
+		out, err = r.prs.CreatePullRequest(ctx, pr)
+		return err
+	})
+	return out, err
+}
+
+func (r *retryingPRs) EditPullRequest(ctx context.Context, number int, title, body string) error {
+	return r.do(ctx, func() error { return r.prs.EditPullRequest(ctx, number, title, body) })
+}
+
+func (r *retryingPRs) ClosePullRequest(ctx context.Context, number int) error {
+	return r.do(ctx, func() error { return r.prs.ClosePullRequest(ctx, number) })
+}
