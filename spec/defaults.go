@@ -85,6 +85,7 @@ const (
 // "preferred", each toleration's operator "Equal", auth.secretRef.key
 // "password" and auth.rotationGracePeriod 1m (when auth is set), each
 // user's enabled true and each of its passwordSecretRefs' key "password",
+// tls.clientAuth "none" and tls.expiryWarning 720h (when tls is set),
 // externalAccess.addressType "ExternalIP" (with type NodePort),
 // reconcile.drift "correct", migration.keysPerBatch 1000,
 // migration.parallelSlots 4, and with monitoring.enabled: monitoring.image
@@ -92,7 +93,7 @@ const (
 // exporter's requests (10m, 32Mi) and limits (100m, 64Mi), key by key.
 // Everything else stays empty: masters and
 // metadata are required, and resources, storageClassName, zoneKey,
-// nodeSelector, tolerations, auth, externalAccess and the schedule have no
+// nodeSelector, tolerations, auth, tls, externalAccess and the schedule have no
 // default.
 func (c *RedisCluster) SetDefaults() {
 	s := &c.Spec
@@ -142,6 +143,7 @@ func (c *RedisCluster) SetDefaults() {
 			}
 		}
 	}
+	s.setTLSDefaults()
 	if s.Reconcile.Drift == "" {
 		s.Reconcile.Drift = DefaultDrift
 	}

@@ -43,7 +43,9 @@
 //     cluster-announce-*, replica-announce-*, replicaof, requirepass,
 //     masterauth, masteruser and user (passwords go in a Secret named by
 //     auth.secretRef), tls-*-pass, tls-port, tls-cluster, tls-replication,
-//     daemonize, logfile, include, rename-command. A key one or two letters
+//     tls-cert-file, tls-key-file, tls-ca-cert-file, tls-ca-cert-dir,
+//     tls-client-cert-file, tls-client-key-file, tls-auth-clients (TLS is
+//     spec.tls), daemonize, logfile, include, rename-command. A key one or two letters
 //     away from a known Redis 7 directive is taken for a typo. Values are
 //     one line without control characters.
 //   - redis.nodeTimeout is at least 1s, in whole milliseconds.
@@ -59,12 +61,15 @@
 //     negative).
 //   - auth.secretRef.name is a valid Secret name; its key a valid data key;
 //     auth.rotationGracePeriod is 0 to 24h.
+//   - tls.secretRef.name is a valid Secret name; tls.clientAuth is none,
+//     optional or required; tls.expiryWarning is positive; tls does not go
+//     with externalAccess type NodePort or LoadBalancer (yet).
 //   - externalAccess.type is NodePort, LoadBalancer or Hostname;
 //     addressType (ExternalIP or InternalIP) only with NodePort; hostname,
 //     required with Hostname and only there, contains {pod} and expands to
 //     a DNS name; serviceAnnotations (not with Hostname) have valid keys.
 //   - with monitoring.enabled: monitoring.image is not empty and has no
-//     spaces; port is 1024 to 65535 and not 6379 or 16379; resources
+//     spaces; port is 1024 to 65535 and not 6379, 6380 or 16379; resources
 //     follow the rules of resources.
 //   - users: each name is unique, letters, digits, ".", "_" and "-", at
 //     most MaxUserNameLength (64), and not default or readiness

@@ -30,14 +30,25 @@ var managedRedisConfig = map[string]string{
 	"user":                     secretsMessage,
 	"tls-key-file-pass":        secretsMessage,
 	"tls-client-key-file-pass": secretsMessage,
-	"tls-port":                 "TLS is not supported yet: the daemon and the probes connect over plain TCP",
-	"tls-cluster":              "TLS is not supported yet: the daemon and the probes connect over plain TCP",
-	"tls-replication":          "TLS is not supported yet: the daemon and the probes connect over plain TCP",
+	"tls-port":                 tlsMessage,
+	"tls-cluster":              tlsMessage,
+	"tls-replication":          tlsMessage,
+	"tls-cert-file":            tlsMessage,
+	"tls-key-file":             tlsMessage,
+	"tls-ca-cert-file":         tlsMessage,
+	"tls-ca-cert-dir":          tlsMessage,
+	"tls-auth-clients":         "set it with spec.tls.clientAuth",
+	"tls-client-cert-file":     tlsMessage,
+	"tls-client-key-file":      tlsMessage,
 	"daemonize":                "Redis must stay in the foreground as the container's main process",
 	"logfile":                  "Redis logs to stdout, where Kubernetes collects them; a log file would also fill the data volume",
 	"include":                  "redis.conf is rendered from this spec; an included file would not be in Git",
 	"rename-command":           "the daemon needs CLUSTER, CONFIG, INFO and MIGRATE under their own names; restrict clients with ACLs instead",
 }
+
+// tlsMessage is why the TLS ports, files and modes are not redis.conf
+// settings: the daemon, the probes and the Services must agree with them.
+const tlsMessage = "set TLS with spec.tls: the daemon, the probes and the Services must use the same ports and certificates as Redis"
 
 // secretsMessage is why no password may be written in a spec: specs live
 // in Git (DESIGN.md, invariant 8).

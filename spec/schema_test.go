@@ -220,6 +220,14 @@ var constraints = map[string]func(s *jsonSchema){
 		s.Items.Pattern = `^([+-](@[a-z]+|[a-z][a-z0-9_-]*(\|[a-z][a-z0-9_-]*)?)|allcommands|nocommands)$`
 	},
 	"Auth.RotationGracePeriod": func(s *jsonSchema) { s.Default = Duration{DefaultRotationGracePeriod}.String() },
+	"TLSSecretRef.Name": func(s *jsonSchema) {
+		s.Pattern, s.MinLength, s.MaxLength = subdomainPattern, ptr(1), ptr(253)
+	},
+	"TLS.PlaintextPort": func(s *jsonSchema) { s.Default = false },
+	"TLS.ClientAuth": func(s *jsonSchema) {
+		s.Enum, s.Default = []any{ClientAuthNone, ClientAuthOptional, ClientAuthRequired}, DefaultClientAuth
+	},
+	"TLS.ExpiryWarning": func(s *jsonSchema) { s.Default = Duration{DefaultTLSExpiryWarning}.String() },
 	"Migration.KeysPerBatch": func(s *jsonSchema) {
 		s.Minimum, s.Maximum, s.Default = ptr(1), ptr(MaxKeysPerBatch), DefaultKeysPerBatch
 	},

@@ -76,6 +76,9 @@ type ClusterSpec struct {
 	Placement Placement `json:"placement,omitempty"`
 	// Auth, when set, protects the cluster with a password from a Secret.
 	Auth *Auth `json:"auth,omitempty"`
+	// TLS, when set, encrypts every connection (clients, replication, the
+	// cluster bus) with a certificate from a Secret. Plaintext by default.
+	TLS *TLS `json:"tls,omitempty"`
 	// Reconcile tunes how the daemon treats the cluster.
 	Reconcile Reconcile `json:"reconcile,omitempty"`
 	// Migration tunes slot migration.
@@ -236,6 +239,44 @@ type Auth struct {
 	// so that clients can move to the new one without an auth error.
 	// Default 1m (DefaultRotationGracePeriod); at most 24h.
 	RotationGracePeriod Duration `json:"rotationGracePeriod,omitempty"`
+}
+
+// TLS serves Redis over TLS only (tls-port, tls-replication, tls-cluster)
+// with the certificate, key and CA of a Secret in the shape cert-manager
+// writes, so a cert-manager Certificate (or any issuer) plugs in
+// unchanged. Clients connect to the TLS port, 6380; the plaintext port,
+// 6379, is closed unless PlaintextPort keeps it. The certificate must
+// carry each pod's DNS name through the headless Service,
+// <pod>.<name>-nodes.<namespace>.svc (a wildcard *.<name>-nodes.<namespace>.svc
+// covers them all; `redis-gitops render` lists the names), and be valid
+// for both server and client auth: Redis presents it to its peers on the
+// cluster bus and to its master.
+type TLS struct {
+	// SecretRef names a Secret (type kubernetes.io/tls) in the cluster's
+	// namespace holding tls.crt, tls.key and ca.crt. Required.
+	SecretRef TLSSecretRef `json:"secretRef"`
+	// PlaintextPort keeps the plaintext port 6379 open beside the TLS
+	// port, for clients that have not moved to TLS yet (a migration
+	// window). Replication and the cluster bus use TLS either way.
+	// Default false.
+	PlaintextPort bool `json:"plaintextPort,omitempty"`
+	// ClientAuth is whether clients must present a certificate signed by
+	// ca.crt (tls-auth-clients): "none" (default: any client that trusts
+	// the CA may connect, and authenticates with a password if auth is
+	// set), "optional" (a certificate, if presented, must be valid) or
+	// "required". Nodes always present theirs to each other.
+	ClientAuth string `json:"clientAuth,omitempty"`
+	// ExpiryWarning is how long before the certificate expires the report
+	// starts warning about it. Default 720h (30 days;
+	// DefaultTLSExpiryWarning); cert-manager renews at two thirds of a
+	// certificate's life.
+	ExpiryWarning Duration `json:"expiryWarning,omitempty"`
+}
+
+// TLSSecretRef names the Secret holding a cluster's certificate.
+type TLSSecretRef struct {
+	// Name of the Secret, in the cluster's namespace. Required.
+	Name string `json:"name"`
 }
 
 // ExternalAccess makes every Redis node reachable from outside the

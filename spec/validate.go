@@ -105,6 +105,7 @@ func (c *RedisCluster) Validate() ErrorList {
 	v.storage()
 	v.placement()
 	v.auth()
+	v.tls()
 	v.externalAccess()
 	v.monitoring()
 	v.users()
@@ -303,8 +304,8 @@ func (v *validator) monitoring() {
 	switch {
 	case m.Port < MinMetricsPort || m.Port > 65535:
 		v.fail("spec.monitoring.port", "must be between %d and 65535; got %d", MinMetricsPort, m.Port)
-	case m.Port == redisClientPort || m.Port == redisBusPort:
-		v.fail("spec.monitoring.port", "%d is Redis's own (client %d, bus %d); pick another, such as %d", m.Port, redisClientPort, redisBusPort, DefaultMetricsPort)
+	case m.Port == redisClientPort || m.Port == redisTLSPort || m.Port == redisBusPort:
+		v.fail("spec.monitoring.port", "%d is Redis's own (client %d, TLS %d, bus %d); pick another, such as %d", m.Port, redisClientPort, redisTLSPort, redisBusPort, DefaultMetricsPort)
 	}
 	v.resourcesAt("spec.monitoring.resources", m.Resources)
 }
@@ -312,6 +313,7 @@ func (v *validator) monitoring() {
 // The ports redis-server listens on in every pod.
 const (
 	redisClientPort = 6379
+	redisTLSPort    = 6380
 	redisBusPort    = 16379
 )
 
@@ -527,6 +529,9 @@ func (c *RedisCluster) explicitZeros() ErrorList {
 	zero("spec.migration.keysPerBatch", m.KeysPerBatch == 0, "must be between 1 and %d; got 0 (leave it out for the default, %d)", MaxKeysPerBatch, DefaultKeysPerBatch)
 	zero("spec.migration.parallelSlots", m.ParallelSlots == 0, "must be between 1 and %d; got 0 (leave it out for the default, %d)", MaxParallelSlots, DefaultParallelSlots)
 	zero("spec.monitoring.port", c.Spec.Monitoring.Port == 0, "must be between %d and 65535; got 0 (leave it out for the default, %d)", MinMetricsPort, DefaultMetricsPort)
+	if t := c.Spec.TLS; t != nil {
+		zero("spec.tls.expiryWarning", t.ExpiryWarning.Duration == 0, "must be positive; got 0 (leave it out for the default, %s)", shortDuration(DefaultTLSExpiryWarning))
+	}
 	zero("spec.redis.nodeTimeout", r.NodeTimeout.Duration == 0, "must be at least %s; got 0 (leave it out for the default, %s)", shortDuration(MinNodeTimeout), shortDuration(DefaultNodeTimeout))
 	return v.errs
 }

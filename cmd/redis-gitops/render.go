@@ -27,7 +27,9 @@ func runRender(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(stderr, "usage: redis-gitops render PATH...\n\n"+
 			"Prints the Kubernetes objects of every RedisCluster in the files or\n"+
-			"directories (*.yaml, *.yml) as YAML documents, in apply order.")
+			"directories (*.yaml, *.yml) as YAML documents, in apply order.\n"+
+			"For a cluster with spec.tls, a comment first lists the DNS names its\n"+
+			"certificate must carry.")
 		return &exitError{code: 2}
 	}
 	clusters, errs := spec.Load(args...)
@@ -65,6 +67,11 @@ func renderYAML(clusters []*spec.RedisCluster) ([]byte, error) {
 		}
 		if i > 0 {
 			out = append(out, "---\n"...)
+		}
+		if c.Spec.TLS != nil {
+			// What the certificate must carry, before the objects that
+			// mount it; YAML tools skip comments.
+			out = append(out, render.CertificateNamesFor(c).Comment(c)...)
 		}
 		out = append(out, y...)
 	}

@@ -69,11 +69,15 @@ func exporterContainer(c *spec.RedisCluster) (*corev1ac.ContainerApplyConfigurat
 	if err != nil {
 		return nil, err
 	}
+	redisArgs := []string{fmt.Sprintf("-redis.addr=redis://127.0.0.1:%d", ClientPort)}
+	if c.Spec.TLS != nil {
+		redisArgs = exporterTLSArgs()
+	}
 	ctr := corev1ac.Container().
 		WithName(ExporterContainerName).
 		WithImage(m.Image).
+		WithArgs(redisArgs...).
 		WithArgs(
-			fmt.Sprintf("-redis.addr=redis://127.0.0.1:%d", ClientPort),
 			fmt.Sprintf("-web.listen-address=:%d", m.Port),
 			"-web.telemetry-path="+MetricsPath,
 			// Total system memory, the base of a memory panel when
@@ -86,6 +90,9 @@ func exporterContainer(c *spec.RedisCluster) (*corev1ac.ContainerApplyConfigurat
 	}
 	if c.Spec.Auth != nil {
 		ctr.WithEnv(secretEnv(envPassword, c.Spec.Auth))
+	}
+	if c.Spec.TLS != nil {
+		ctr.WithVolumeMounts(tlsMount())
 	}
 	return ctr, nil
 }

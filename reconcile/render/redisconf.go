@@ -41,7 +41,8 @@ const (
 var configKey = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 
 // redisConf is the node's redis.conf: the settings the project manages,
-// then the user's spec.redis.config sorted by key, then, with auth, the
+// (with spec.tls, its ports and files), then the user's spec.redis.config
+// sorted by key, then, with auth, the
 // include of the file the init container writes. The text is
 // deterministic: the same cluster gives the same bytes, and so the same
 // config hash.
@@ -50,7 +51,12 @@ func redisConf(c *spec.RedisCluster) (string, error) {
 	line := func(key, value string) { fmt.Fprintf(&b, "%s %s\n", key, value) }
 
 	b.WriteString("# Rendered by redis-gitops; edit the RedisCluster in Git instead.\n")
-	line("port", fmt.Sprint(ClientPort))
+	// Without a plaintext port (spec.tls), port 0 closes it.
+	port := 0
+	if servesPlaintext(c) {
+		port = ClientPort
+	}
+	line("port", fmt.Sprint(port))
 	line("cluster-enabled", "yes")
 	line("cluster-config-file", dataDir+"/"+nodesConfFile)
 	line("cluster-node-timeout", fmt.Sprint(c.Spec.Redis.NodeTimeout.Milliseconds()))
@@ -58,6 +64,11 @@ func redisConf(c *spec.RedisCluster) (string, error) {
 	// Kubernetes (Services, NetworkPolicies) and auth govern who may
 	// connect; protected mode would refuse every peer when no password is set.
 	line("protected-mode", "no")
+	if c.Spec.TLS != nil {
+		if err := tlsConf(c, line); err != nil {
+			return "", err
+		}
+	}
 
 	user := make(map[string]string, len(c.Spec.Redis.Config))
 	for k, v := range c.Spec.Redis.Config {

@@ -166,6 +166,9 @@ func checkRenderable(c *spec.RedisCluster) error {
 		need(s.Auth.SecretRef.Name != "", "spec.auth.secretRef.name", "is empty")
 		need(s.Auth.SecretRef.Key != "", "spec.auth.secretRef.key", "is empty")
 	}
+	if s.TLS != nil {
+		need(s.TLS.SecretRef.Name != "", "spec.tls.secretRef.name", "is empty")
+	}
 	if m := s.Monitoring; m.Enabled {
 		need(m.Image != "", "spec.monitoring.image", "is empty")
 		need(m.Port > 0 && m.Port <= 65535, "spec.monitoring.port", "must be a port number")

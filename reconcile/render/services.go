@@ -48,10 +48,20 @@ func headlessService(c *spec.RedisCluster) *corev1ac.ServiceApplyConfiguration {
 			WithClusterIP(corev1.ClusterIPNone).
 			WithPublishNotReadyAddresses(true).
 			WithSelector(Selector(c.Metadata.Name)).
-			WithPorts(
-				servicePort(portClient, ClientPort),
-				servicePort(portBus, BusPort),
-			))
+			WithPorts(append(clientServicePorts(c), servicePort(portBus, BusPort))...))
+}
+
+// clientServicePorts are the client ports the nodes serve: TLS with
+// spec.tls, plaintext without it or while spec.tls.plaintextPort keeps it.
+func clientServicePorts(c *spec.RedisCluster) []*corev1ac.ServicePortApplyConfiguration {
+	var out []*corev1ac.ServicePortApplyConfiguration
+	if servesPlaintext(c) {
+		out = append(out, servicePort(portClient, ClientPort))
+	}
+	if c.Spec.TLS != nil {
+		out = append(out, servicePort(portTLS, TLSPort))
+	}
+	return out
 }
 
 // clientService is the entry point for clients inside Kubernetes: any
@@ -63,7 +73,7 @@ func clientService(c *spec.RedisCluster) *corev1ac.ServiceApplyConfiguration {
 		WithSpec(corev1ac.ServiceSpec().
 			WithType(corev1.ServiceTypeClusterIP).
 			WithSelector(Selector(c.Metadata.Name)).
-			WithPorts(servicePort(portClient, ClientPort)))
+			WithPorts(clientServicePorts(c)...))
 }
 
 // ExternalServiceName is the per-pod Service of spec.externalAccess for

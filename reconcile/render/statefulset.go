@@ -44,11 +44,43 @@ const readinessScriptAuth = `test "$(redis-cli --no-auth-warning --user ` + prob
 // probeUser is the readiness probe's Redis user: no password, PING only.
 const probeUser = "readiness"
 
+// readinessScriptTLS and readinessScriptTLSAuth are the same over TLS,
+// with the files the container's environment names (tlsEnv).
+var (
+	readinessScriptTLS     = `test "$(redis-cli ` + tlsCLIArgs + ` -h 127.0.0.1 -p ` + fmt.Sprint(TLSPort) + ` ping)" = PONG`
+	readinessScriptTLSAuth = `test "$(redis-cli ` + tlsCLIArgs + ` --no-auth-warning --user ` + probeUser + ` --pass nopass -h 127.0.0.1 -p ` + fmt.Sprint(TLSPort) + ` ping)" = PONG`
+)
+
 func readiness(c *spec.RedisCluster) string {
-	if c.Spec.Auth != nil {
+	switch {
+	case c.Spec.TLS != nil && c.Spec.Auth != nil:
+		return readinessScriptTLSAuth
+	case c.Spec.TLS != nil:
+		return readinessScriptTLS
+	case c.Spec.Auth != nil:
 		return readinessScriptAuth
 	}
 	return readinessScript
+}
+
+// containerPorts are the client ports a node serves, then the bus.
+func containerPorts(c *spec.RedisCluster) []*corev1ac.ContainerPortApplyConfiguration {
+	var out []*corev1ac.ContainerPortApplyConfiguration
+	if servesPlaintext(c) {
+		out = append(out, corev1ac.ContainerPort().WithName(portClient).WithContainerPort(ClientPort).WithProtocol(corev1.ProtocolTCP))
+	}
+	if c.Spec.TLS != nil {
+		out = append(out, corev1ac.ContainerPort().WithName(portTLS).WithContainerPort(TLSPort).WithProtocol(corev1.ProtocolTCP))
+	}
+	return append(out, corev1ac.ContainerPort().WithName(portBus).WithContainerPort(BusPort).WithProtocol(corev1.ProtocolTCP))
+}
+
+// servingPortName names ServingPort on the container.
+func servingPortName(c *spec.RedisCluster) string {
+	if c.Spec.TLS != nil {
+		return portTLS
+	}
+	return portClient
 }
 
 // statefulSet runs all masters × (1 + replicasPerMaster) nodes. Pods have
@@ -113,6 +145,9 @@ func podSpec(c *spec.RedisCluster) (*corev1ac.PodSpecApplyConfiguration, error) 
 	if c.Spec.Auth != nil {
 		p.WithInitContainers(authInit(c)).WithVolumes(authVolumeSource())
 	}
+	if c.Spec.TLS != nil {
+		p.WithVolumes(tlsVolumeSource(c))
+	}
 	if c.Spec.Monitoring.Enabled {
 		exp, err := exporterContainer(c)
 		if err != nil {
@@ -150,10 +185,7 @@ func redisContainer(c *spec.RedisCluster) (*corev1ac.ContainerApplyConfiguration
 		// file. The address is the pod's current IP, which changes when
 		// the pod is re-created; the reconciler re-introduces moved nodes.
 		WithArgs(configFilePath, "--cluster-announce-ip", "$(POD_IP)").
-		WithPorts(
-			corev1ac.ContainerPort().WithName(portClient).WithContainerPort(ClientPort).WithProtocol(corev1.ProtocolTCP),
-			corev1ac.ContainerPort().WithName(portBus).WithContainerPort(BusPort).WithProtocol(corev1.ProtocolTCP),
-		).
+		WithPorts(containerPorts(c)...).
 		WithEnv(corev1ac.EnvVar().WithName("POD_IP").WithValueFrom(corev1ac.EnvVarSource().
 			WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("status.podIP")))).
 		WithVolumeMounts(
@@ -170,7 +202,7 @@ func redisContainer(c *spec.RedisCluster) (*corev1ac.ContainerApplyConfiguration
 		// gives two minutes before a restart: killing a node that is loading
 		// a large dataset would only start the load again.
 		WithLivenessProbe(corev1ac.Probe().
-			WithTCPSocket(corev1ac.TCPSocketAction().WithPort(intstr.FromString(portClient))).
+			WithTCPSocket(corev1ac.TCPSocketAction().WithPort(intstr.FromString(servingPortName(c)))).
 			WithInitialDelaySeconds(30).
 			WithPeriodSeconds(10).
 			WithTimeoutSeconds(5).
@@ -181,6 +213,9 @@ func redisContainer(c *spec.RedisCluster) (*corev1ac.ContainerApplyConfiguration
 	if c.Spec.Auth != nil {
 		ctr.WithEnv(secretEnv(envCLIAuth, c.Spec.Auth)).
 			WithVolumeMounts(corev1ac.VolumeMount().WithName(authVolume).WithMountPath(authDir).WithReadOnly(true))
+	}
+	if c.Spec.TLS != nil {
+		ctr.WithEnv(tlsEnv()...).WithVolumeMounts(tlsMount())
 	}
 	return ctr, nil
 }
