@@ -114,6 +114,22 @@ func TestPodFeatures(t *testing.T) {
 			t.Errorf("cat %s: got %q, want %q", path, got, want)
 		}
 	}
+	// A Secret or ConfigMap update reaches the running container's volume
+	// (whole-volume mounts), as the kubelet's sync does, and in one piece.
+	sec, err := client.CoreV1().Secrets(ns).Get(ctx, "sec", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec.Data = map[string][]byte{"token": []byte("renewed"), "extra": []byte("added")}
+	if _, err := client.CoreV1().Secrets(ns).Update(ctx, sec, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the renewed Secret reaches /secret", func() error {
+		if got := exec("sh", "-c", "cat /secret/token /secret/extra 2>/dev/null; true"); got != "renewedadded" {
+			return fmt.Errorf("cat /secret/token /secret/extra: %q", got)
+		}
+		return nil
+	})
 	// The API server may add the node's topology labels to the pod; ours must be there.
 	if got := exec("cat", "/podinfo/labels"); !strings.Contains(got, `app="features"`) {
 		t.Errorf("downward API labels: got %q, want a line app=\"features\"", got)

@@ -124,16 +124,23 @@ func (ps *podState) run(ctx context.Context) {
 	defer ps.p.forget(ps)
 	log := ps.p.log.With("pod", ps.key.String())
 
+	var refreshing sync.WaitGroup
 	ip, err := ps.setupNetwork(ctx)
 	if err != nil {
 		log.Error("pod network", "err", err)
 		ps.fail("NetworkSetupFailed", err.Error())
 	} else if volumes, ok := ps.setupVolumes(ctx, ip); ok {
+		refreshing.Add(1)
+		go func() {
+			defer refreshing.Done()
+			ps.refreshContent(ctx, volumes)
+		}()
 		if ps.runInitContainers(ctx, volumes) {
 			ps.runContainers(ctx, volumes)
 		}
 	}
 	<-ps.stopCh
+	refreshing.Wait()
 
 	// Teardown: every container goroutine has returned by now.
 	if ip.IsValid() {

@@ -39,7 +39,8 @@ func (e *errVolumeNotReady) Error() string { return e.msg }
 
 // prepareVolumes makes every pod volume a host directory and returns their
 // paths by volume name. Content volumes (configMap, secret, downwardAPI,
-// projected) are written once at pod start.
+// projected) are written at pod start; refreshContent keeps configMap and
+// secret volumes up to date afterwards, as the kubelet does.
 func prepareVolumes(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, rt podRuntime, podDir string) (map[string]string, error) {
 	objs := apiObjects{ctx: ctx, client: client}
 	paths := make(map[string]string, len(pod.Spec.Volumes))
@@ -112,32 +113,8 @@ func writeFiles(dir string, src fileSource, defaultMode *int32) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for _, f := range files {
-		if strings.Contains(f.path, "..") || filepath.IsAbs(f.path) {
-			return fmt.Errorf("invalid path %q", f.path)
-		}
-		mode := os.FileMode(0o644)
-		if defaultMode != nil {
-			mode = os.FileMode(*defaultMode)
-		}
-		if f.mode != nil {
-			mode = os.FileMode(*f.mode)
-		}
-		p := filepath.Join(dir, f.path)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, f.data, mode); err != nil {
-			return err
-		}
-		if err := os.Chmod(p, mode); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err = writeAtomic(dir, files, defaultMode)
+	return err
 }
 
 // keyFiles picks items (key to path) from data, or every key when items is empty.
