@@ -34,7 +34,9 @@ type Node struct {
 func (n *Node) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.Port)) }
 
 // Start runs n empty cluster-enabled nodes that know no peer. extra are
-// redis.conf lines added to each node's configuration.
+// redis.conf lines added to each node's configuration, in which {port},
+// {bus} and {tls-port} stand for the node's client port, its bus port
+// (port + 10000) and a third free port (port + 20000) for TLS.
 func Start(tb testing.TB, n int, extra ...string) []*Node {
 	tb.Helper()
 	bin, err := exec.LookPath("redis-server")
@@ -64,6 +66,11 @@ func startOne(tb testing.TB, bin string, extra []string) (*Node, error) {
 		return nil, err
 	}
 	dir := tb.TempDir()
+	ports := strings.NewReplacer("{port}", strconv.Itoa(port), "{bus}", strconv.Itoa(port+10000), "{tls-port}", strconv.Itoa(TLSPort(port)))
+	var lines []string
+	for _, l := range extra {
+		lines = append(lines, ports.Replace(l))
+	}
 	conf := strings.Join(append([]string{
 		"bind 127.0.0.1",
 		"port " + strconv.Itoa(port),
@@ -76,7 +83,7 @@ func startOne(tb testing.TB, bin string, extra []string) (*Node, error) {
 		"daemonize no",
 		"protected-mode no",
 		"logfile " + filepath.Join(dir, "redis.log"),
-	}, extra...), "\n") + "\n"
+	}, lines...), "\n") + "\n"
 	if err := os.WriteFile(filepath.Join(dir, "redis.conf"), []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
@@ -118,12 +125,15 @@ func startOne(tb testing.TB, bin string, extra []string) (*Node, error) {
 // Kill stops the node's process at once (SIGKILL), as a crash would.
 func (n *Node) Kill() { _ = n.cmd.Process.Kill() }
 
-// freePortPair finds a port p such that p and its cluster bus port p+10000
-// are free on loopback.
+// TLSPort is the TLS port Start gives a node of client port p.
+func TLSPort(p int) int { return p + 20000 }
+
+// freePortPair finds a port p such that p, its cluster bus port p+10000
+// and its TLS port are free on loopback.
 func freePortPair() (int, error) {
 	for range 100 {
 		p := 20000 + rand.IntN(20000)
-		if free(p) && free(p+10000) {
+		if free(p) && free(p+10000) && free(TLSPort(p)) {
 			return p, nil
 		}
 	}

@@ -76,7 +76,10 @@ func Listen(s Stage, p Ports) []Setting {
 
 // Node is what one node runs, read before any change (CONFIG GET).
 type Node struct {
-	Pod         string
+	Pod string
+	// Ports are the ports the node serves on when open: the plaintext
+	// and the TLS port of its pod.
+	Ports       Ports
 	Port        int // 0: plaintext closed
 	TLSPort     int // 0: no TLS listener
 	Cluster     bool
@@ -102,9 +105,9 @@ func (n Node) Stage() Stage {
 	return Only
 }
 
-// NodeFromConfig reads a Node from CONFIG GET's pairs.
-func NodeFromConfig(pod string, conf map[string]string) (Node, error) {
-	n := Node{Pod: pod, Cluster: conf["tls-cluster"] == "yes", Replication: conf["tls-replication"] == "yes", HasCert: conf["tls-cert-file"] != ""}
+// NodeFromConfig reads a Node serving on ports from CONFIG GET's pairs.
+func NodeFromConfig(pod string, ports Ports, conf map[string]string) (Node, error) {
+	n := Node{Pod: pod, Ports: ports, Cluster: conf["tls-cluster"] == "yes", Replication: conf["tls-replication"] == "yes", HasCert: conf["tls-cert-file"] != ""}
 	for key, dst := range map[string]*int{"port": &n.Port, "tls-port": &n.TLSPort} {
 		v, ok := conf[key]
 		if !ok {

@@ -15,6 +15,10 @@ type Step struct {
 	// Reannounce: tls-cluster flips, so the node's announced ports are
 	// set again afterwards (Redis 7.0 re-derives them only then).
 	Reannounce bool
+	// TLSPort is the node's TLS port, announced when no
+	// cluster-announce-tls-port is set: with none, Redis 7.0.15 announces
+	// the plaintext port even on a TLS bus (measured).
+	TLSPort int
 	// Wait says why the step cannot run yet; "" when it can.
 	Wait string
 }
@@ -55,7 +59,7 @@ func Range(nodes []Node) (lo, hi Stage) {
 // since a node left on the other bus would be cut off. A node started
 // without a certificate cannot open a TLS listener: its pod restarts with
 // the certificate volume first, and the stages after wait for it.
-func PlanSwitch(nodes []Node, missed []string, target Stage, p Ports) []Step {
+func PlanSwitch(nodes []Node, missed []string, target Stage) []Step {
 	if len(nodes) == 0 {
 		return nil
 	}
@@ -67,8 +71,8 @@ func PlanSwitch(nodes []Node, missed []string, target Stage, p Ports) []Step {
 	var out []Step
 	wait := ""
 	add := func(i int, from, to Stage) {
-		st := Step{Pod: nodes[i].Pod, From: from, To: to}
-		for _, s := range Listen(to, p) {
+		st := Step{Pod: nodes[i].Pod, From: from, To: to, TLSPort: nodes[i].Ports.TLS}
+		for _, s := range Listen(to, nodes[i].Ports) {
 			if cur[i][s.Key] != s.Value {
 				st.Set = append(st.Set, s)
 				cur[i][s.Key] = s.Value

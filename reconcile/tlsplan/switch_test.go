@@ -8,7 +8,7 @@ import (
 var ports = Ports{Plain: 6379, TLS: 6380}
 
 func node(pod string, s Stage) Node {
-	n := Node{Pod: pod, Port: 6379, HasCert: true}
+	n := Node{Pod: pod, Ports: ports, Port: 6379, HasCert: true}
 	if s >= Listening {
 		n.TLSPort = 6380
 	}
@@ -68,7 +68,7 @@ tls: b: both ports -> plaintext (tls-port 0)`,
 		{
 			name: "a switch stopped half-way goes on from where each node is",
 			nodes: []Node{node("a", Bus), node("b", Listening),
-				{Pod: "c", Port: 6379, TLSPort: 6380, Cluster: true, HasCert: true}}, // tls-cluster set, tls-replication not yet
+				{Pod: "c", Ports: ports, Port: 6379, TLSPort: 6380, Cluster: true, HasCert: true}}, // tls-cluster set, tls-replication not yet
 			target: Only,
 			want: `tls: b: both ports -> bus and replication over TLS (tls-cluster yes, tls-replication yes)
 tls: c: both ports -> bus and replication over TLS (tls-replication yes)
@@ -78,7 +78,7 @@ tls: c: bus and replication over TLS -> TLS only (port 0)`,
 		},
 		{
 			name:  "a node without a certificate: it listens after its restart, the bus waits for it",
-			nodes: []Node{node("a", Off), {Pod: "b", Port: 6379}}, target: Only,
+			nodes: []Node{node("a", Off), {Pod: "b", Ports: ports, Port: 6379}}, target: Only,
 			want: `tls: a: plaintext -> both ports (tls-port 6380)
 tls: b: plaintext -> both ports (tls-port 6380) [waits: the node was started without a certificate: its pod restarts with the certificate volume first]
 tls: a: both ports -> bus and replication over TLS (tls-cluster yes, tls-replication yes) [waits: waits for every node to reach both ports]
@@ -95,7 +95,7 @@ tls: a: bus and replication over TLS -> TLS only (port 0) [waits: waits for ever
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := PlanSwitch(tc.nodes, tc.missed, tc.target, ports)
+			got := PlanSwitch(tc.nodes, tc.missed, tc.target)
 			if s := steps(got); s != tc.want {
 				t.Errorf("plan:\n%s\nwant:\n%s", s, tc.want)
 			}
@@ -116,7 +116,7 @@ func TestPlanSwitchConverges(t *testing.T) {
 		for b := Off; b <= Only; b++ {
 			for target := Off; target <= Only; target++ {
 				nodes := []Node{node("a", a), node("b", b)}
-				for _, st := range PlanSwitch(nodes, nil, target, ports) {
+				for _, st := range PlanSwitch(nodes, nil, target) {
 					if !st.Now() {
 						t.Fatalf("%v %v -> %v: %s waits", a, b, target, st)
 					}
@@ -134,7 +134,7 @@ func TestPlanSwitchConverges(t *testing.T) {
 						t.Errorf("%v %v -> %v: %s ends at %v", a, b, target, n.Pod, n.Stage())
 					}
 				}
-				if again := PlanSwitch(nodes, nil, target, ports); len(again) != 0 {
+				if again := PlanSwitch(nodes, nil, target); len(again) != 0 {
 					t.Errorf("%v %v -> %v: not done: %s", a, b, target, steps(again))
 				}
 			}
@@ -185,11 +185,11 @@ func TestConfigStage(t *testing.T) {
 }
 
 func TestNodeFromConfig(t *testing.T) {
-	n, err := NodeFromConfig("a", map[string]string{"port": "0", "tls-port": "6380", "tls-cluster": "yes", "tls-replication": "yes", "tls-cert-file": "/tls/tls.crt"})
+	n, err := NodeFromConfig("a", ports, map[string]string{"port": "0", "tls-port": "6380", "tls-cluster": "yes", "tls-replication": "yes", "tls-cert-file": "/tls/tls.crt"})
 	if err != nil || n.Stage() != Only || !n.HasCert {
 		t.Errorf("got %+v, %v", n, err)
 	}
-	if _, err := NodeFromConfig("a", map[string]string{"port": "x", "tls-port": "0"}); err == nil || !strings.Contains(err.Error(), `a: CONFIG GET port: "x" is not a port`) {
+	if _, err := NodeFromConfig("a", ports, map[string]string{"port": "x", "tls-port": "0"}); err == nil || !strings.Contains(err.Error(), `a: CONFIG GET port: "x" is not a port`) {
 		t.Errorf("bad port: %v", err)
 	}
 }

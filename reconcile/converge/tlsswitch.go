@@ -1,0 +1,103 @@
+package converge
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/redis-gitops/redis-gitops/reconcile/tlsplan"
+)
+
+// ReadTLSNode reads where a node stands in a switch between plaintext and
+// TLS (CONFIG GET of the settings tlsplan.Node needs).
+func ReadTLSNode(ctx context.Context, a Admin, pod string, ports tlsplan.Ports) (tlsplan.Node, error) {
+	v, err := a.Do(ctx, "CONFIG", "GET", "port", "tls-port", "tls-cluster", "tls-replication", "tls-cert-file")
+	if err != nil {
+		return tlsplan.Node{}, fmt.Errorf("%s: %w", pod, err)
+	}
+	return tlsplan.NodeFromConfig(pod, ports, configMap(v))
+}
+
+// RunTLSSwitch runs the steps of a switch plan that can run now, a stage
+// at a time: before the nodes go to a stage, setStage writes it into the
+// pods' configuration, so that a pod restarted from then on comes back in
+// that stage and hears the others. admins holds a connection to every node
+// by pod, opened before the switch: a connection stays up when the port it
+// came through closes (port 0). A step that fails stops the switch; the
+// next pass reads the nodes again and plans from where they are.
+func RunTLSSwitch(ctx context.Context, admins map[string]Admin, steps []tlsplan.Step, setStage func(context.Context, tlsplan.Stage) error) ([]tlsplan.Step, error) {
+	var done []tlsplan.Step
+	staged := tlsplan.Stage(-1)
+	for _, st := range steps {
+		if !st.Now() {
+			break // the stages after wait too: they are planned in order
+		}
+		if st.To != staged {
+			if err := setStage(ctx, st.To); err != nil {
+				return done, fmt.Errorf("tls: write stage %q to the pods' configuration: %w", st.To, err)
+			}
+			staged = st.To
+		}
+		a, ok := admins[st.Pod]
+		if !ok {
+			return done, fmt.Errorf("tls: %s: no connection", st.Pod)
+		}
+		args := []any{"CONFIG", "SET"}
+		for _, s := range st.Set {
+			args = append(args, s.Key, s.Value)
+		}
+		if len(st.Set) > 0 {
+			if _, err := a.Do(ctx, args...); err != nil {
+				return done, fmt.Errorf("tls: %s: %s -> %s: %w", st.Pod, st.From, st.To, err)
+			}
+		}
+		if st.Reannounce {
+			if err := reannounce(ctx, a, st.TLSPort); err != nil {
+				return done, fmt.Errorf("tls: %s: announce its ports again: %w", st.Pod, err)
+			}
+		}
+		done = append(done, st)
+	}
+	return done, nil
+}
+
+// reannounce sets cluster-announce-port and cluster-announce-tls-port to
+// their own values again, so Redis 7.0 derives the ports it announces anew
+// (it does so only when one of them is set, not when tls-cluster or port
+// changes). Setting a value to itself is no change to Redis, so each goes
+// to another value and back, inside MULTI: no gossip is sent in between.
+// An unset cluster-announce-tls-port becomes tlsPort: unset, Redis 7.0.15
+// announces the plaintext port on a TLS bus too (measured).
+func reannounce(ctx context.Context, a Admin, tlsPort int) error {
+	v, err := a.Do(ctx, "CONFIG", "GET", "cluster-announce-port", "cluster-announce-tls-port")
+	if err != nil {
+		return err
+	}
+	conf := configMap(v)
+	cmds := [][]any{{"MULTI"}}
+	for _, k := range []string{"cluster-announce-port", "cluster-announce-tls-port"} {
+		cur, err := strconv.Atoi(conf[k])
+		if err != nil {
+			return fmt.Errorf("CONFIG GET %s: %q", k, conf[k])
+		}
+		if k == "cluster-announce-tls-port" && cur == 0 {
+			cur = tlsPort
+		}
+		other := 0
+		if cur == 0 {
+			other = 1
+		}
+		cmds = append(cmds, []any{"CONFIG", "SET", k, strconv.Itoa(other)}, []any{"CONFIG", "SET", k, strconv.Itoa(cur)})
+	}
+	cmds = append(cmds, []any{"EXEC"})
+	replies, err := a.Pipe(ctx, cmds...)
+	if err != nil {
+		return err
+	}
+	for _, r := range replies {
+		if r.Err != nil {
+			return r.Err
+		}
+	}
+	return nil
+}
