@@ -56,13 +56,13 @@ func (d *Daemon) setApplyStatuses(ctx context.Context, rev string, reports []rep
 
 // newForge builds the configured forge's client, retried on rate limits
 // and server errors.
-func newForge(cfg Config) (forge.Provider, error) {
+func newForge(cfg Config) (forge.PullRequestProvider, error) {
 	token, err := forge.TokenFromFileOrEnv(cfg.ForgeTokenFile, "REDIS_GITOPS_FORGE_TOKEN")
 	if err != nil {
 		return nil, fmt.Errorf("--forge-token-file: %w", err)
 	}
 	owner, name, _ := strings.Cut(cfg.ForgeRepo, "/")
-	var p forge.Provider
+	var p forge.PullRequestProvider
 	switch cfg.Forge {
 	case "github":
 		p, err = forge.NewGitHub(cfg.ForgeURL, owner, name, token, nil)
@@ -72,7 +72,7 @@ func newForge(cfg Config) (forge.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--forge %s: %w", cfg.Forge, err)
 	}
-	return forge.WithRetry(p, 5, 500*time.Millisecond), nil
+	return forge.WithRetryPullRequests(p, 5, 500*time.Millisecond), nil
 }
 
 // statusURL links a cluster's Markdown report on the forge's web UI.

@@ -72,6 +72,10 @@ type Daemon struct {
 	Statuses  forge.Provider
 	StatusURL func(cluster string) string
 
+	// DriftPRs, when set, proposes lasting drift back to Git as a pull
+	// request per cluster.
+	DriftPRs *DriftPullRequests
+
 	// SecretPoll is how often auth Secrets are checked for a change
 	// (default DefaultSecretPoll).
 	SecretPoll time.Duration
@@ -100,6 +104,9 @@ type Daemon struct {
 	// does not make its report new.
 	fps   map[string]string
 	revOf map[string]string
+	// specDir is the checkout the clusters were loaded from, to name
+	// their spec files by repository path.
+	specDir string
 	// toPublish are the reports waiting for the next status commit, by
 	// cluster; newest is the start of the pass of the newest report taken
 	// for each cluster (an older one never replaces it).
@@ -318,7 +325,7 @@ func (d *Daemon) sync(ctx context.Context) {
 		d.revOf[k] = snap.Revision
 	}
 	d.fps, d.byKey, d.specErrs, d.pruneOK = fps, byKey, specErrs, len(loadErrs) == 0
-	d.clusters = clusters
+	d.clusters, d.specDir = clusters, snap.Dir
 	d.state = State{Revision: snap.Revision, Head: snap.Head, Loaded: true, LastSync: d.state.LastSync, Clusters: len(clusters)}
 	d.mu.Unlock()
 	d.Log.Info("specs changed", "revision", snap.Revision, "head", snap.Head, "clusters", len(clusters), "errors", len(loadErrs),

@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/go-git/go-git/v5/plumbing/object"
+
 	"github.com/redis-gitops/redis-gitops/daemon/gitsource"
 	"github.com/redis-gitops/redis-gitops/reconcile"
 	"github.com/redis-gitops/redis-gitops/reconcile/kube"
@@ -72,6 +74,11 @@ type Config struct {
 	ForgeRepo string
 	// ForgeTokenFile holds the forge's API token (or $REDIS_GITOPS_FORGE_TOKEN).
 	ForgeTokenFile string
+	// DriftPullRequests, with Forge, proposes lasting drift back to Git
+	// as a pull request per cluster: DriftPRsOff (default), DriftPRsOptIn
+	// (clusters whose spec sets reconcile.driftPullRequests) or
+	// DriftPRsAll. The branches are pushed with the Git credentials.
+	DriftPullRequests string
 
 	Kube *rest.Config
 	Log  *slog.Logger
@@ -92,6 +99,7 @@ func (c *Config) SetDefaults() {
 	def(&c.AuthorEmail, "redis-gitops@localhost")
 	def(&c.Listen, ":8080")
 	def(&c.LeaseName, "redis-gitops")
+	def(&c.DriftPullRequests, DriftPRsOff)
 	if c.Source == "" {
 		c.Source = DefaultSource(c.Repo, c.Branch, c.SpecPath)
 	}
@@ -157,6 +165,15 @@ func (c *Config) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Sprintf("--forge: github or gitea, not %q", c.Forge))
+	}
+	switch c.DriftPullRequests {
+	case DriftPRsOff:
+	case DriftPRsOptIn, DriftPRsAll:
+		if c.Forge == "" {
+			errs = append(errs, "--drift-pull-requests: needs --forge, where the pull requests are opened")
+		}
+	default:
+		errs = append(errs, fmt.Sprintf("--drift-pull-requests: off, opt-in or all, not %q", c.DriftPullRequests))
 	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
@@ -232,6 +249,10 @@ func Run(ctx context.Context, cfg Config) error {
 		d.Statuses, d.StatusURL = provider, statusURL(cfg)
 		prs = &PullRequests{Git: src, Forge: provider, BaseBranch: cfg.Branch, Log: log,
 			Planner: reconcile.Planner{Applier: d.Applier, Redis: d.Redis, Source: cfg.Source}}
+		if cfg.DriftPullRequests != DriftPRsOff {
+			d.DriftPRs = &DriftPullRequests{Git: src, Forge: provider, Base: cfg.Branch, All: cfg.DriftPullRequests == DriftPRsAll,
+				Author: object.Signature{Name: cfg.AuthorName, Email: cfg.AuthorEmail}, Log: log, Planned: prs.Enqueue}
+		}
 	}
 	var leading atomic.Bool
 	hooks := &Webhooks{Secret: secret, MaxBody: cfg.MaxWebhookBody, OnEvent: func(ev Event) {

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -32,7 +33,7 @@ func (d *Daemon) work(ctx context.Context) {
 func (d *Daemon) pass(ctx context.Context, w Work) {
 	d.mu.Lock()
 	c, errs, pruneOK := d.byKey[w.Cluster], d.specErrs[w.Cluster], d.pruneOK
-	rev := d.revOf[w.Cluster]
+	rev, specDir := d.revOf[w.Cluster], d.specDir
 	if rev == "" {
 		rev = d.state.Revision
 	}
@@ -81,4 +82,13 @@ func (d *Daemon) pass(ctx context.Context, w Work) {
 		return
 	}
 	d.offer(pendingReport{report: r, rev: rev, started: started})
+	if c != nil && d.DriftPRs != nil {
+		file, err := filepath.Rel(specDir, c.Source.File)
+		if err == nil {
+			err = d.DriftPRs.Scanned(ctx, c, filepath.ToSlash(file), r, started)
+		}
+		if err != nil {
+			d.Log.Error("drift pull request", "cluster", w.Cluster, "err", err)
+		}
+	}
 }

@@ -71,6 +71,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&cfg.ForgeURL, "forge-url", "", "the forge's API base: the Gitea server URL; for GitHub empty (github.com) or https://HOST/api/v3/")
 	fs.StringVar(&cfg.ForgeRepo, "forge-repo", "", "owner/name of the repository on the forge")
 	fs.StringVar(&cfg.ForgeTokenFile, "forge-token-file", "", "file holding the forge API token (or $REDIS_GITOPS_FORGE_TOKEN)")
+	fs.StringVar(&cfg.DriftPullRequests, "drift-pull-requests", "off", "with --forge, propose lasting drift back to Git as one pull request per cluster: off, opt-in (clusters with spec.reconcile.driftPullRequests) or all (every cluster of the repo)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 5*time.Minute, "how long SIGTERM waits for the step under way (a slot being moved) to finish")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config or in-cluster)")
 	logFormat := fs.String("log-format", "json", "log format: json or text")
