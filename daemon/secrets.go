@@ -11,14 +11,14 @@ import (
 )
 
 // DefaultSecretPoll is how often the daemon looks for a changed password
-// Secret.
+// or certificate Secret.
 const DefaultSecretPoll = 15 * time.Second
 
-// watchSecrets scans a cluster as soon as the Secret its password comes
-// from changes (a rotation is a change in Kubernetes, not in Git, so no
-// push or poll of the repo would start it). It reads the resourceVersion
-// of each such Secret every interval, one GET per cluster with auth, and
-// keeps no Secret's content.
+// watchSecrets scans a cluster as soon as a Secret it takes its password
+// or its certificate from changes (a rotation or a renewal is a change in
+// Kubernetes, not in Git, so no push or poll of the repo would start it).
+// It reads the resourceVersion of each such Secret every interval, one GET
+// per Secret, and keeps no Secret's content.
 func (d *Daemon) watchSecrets(ctx context.Context, client kubernetes.Interface, interval time.Duration) {
 	seen := map[string]string{} // cluster -> namespace/secret@resourceVersion
 	t := time.NewTicker(interval)
@@ -28,7 +28,7 @@ func (d *Daemon) watchSecrets(ctx context.Context, client kubernetes.Interface, 
 		clusters := d.clusters
 		d.mu.Unlock()
 		for _, key := range changedSecrets(ctx, client, clusters, seen) {
-			d.Log.Info("auth secret changed: scanning now", "cluster", key)
+			d.Log.Info("secret changed: scanning now", "cluster", key)
 			d.due(key, "secret")
 		}
 		select {
@@ -39,24 +39,43 @@ func (d *Daemon) watchSecrets(ctx context.Context, client kubernetes.Interface, 
 	}
 }
 
-// changedSecrets returns the clusters whose auth Secret changed since
+// changedSecrets returns the clusters one of whose Secrets changed since
 // seen was last updated (the first look at a Secret is no change).
 func changedSecrets(ctx context.Context, client kubernetes.Interface, clusters []*spec.RedisCluster, seen map[string]string) []string {
 	var out []string
 	for _, c := range clusters {
-		if c.Spec.Auth == nil || c.Spec.Reconcile.Suspend {
+		if c.Spec.Reconcile.Suspend {
 			continue
 		}
-		ns, name := c.Metadata.Namespace, c.Spec.Auth.SecretRef.Name
-		s, err := client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			continue // the pass reports a missing Secret
+		ns := c.Metadata.Namespace
+		changed := false
+		for _, name := range watchedSecrets(c) {
+			s, err := client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				continue // the pass reports a missing Secret
+			}
+			key, v := c.Key()+" "+name, s.ResourceVersion
+			if old, ok := seen[key]; ok && old != v {
+				changed = true
+			}
+			seen[key] = v
 		}
-		v := ns + "/" + name + "@" + s.ResourceVersion
-		if old, ok := seen[c.Key()]; ok && old != v {
+		if changed {
 			out = append(out, c.Key())
 		}
-		seen[c.Key()] = v
+	}
+	return out
+}
+
+// watchedSecrets are the Secrets of c whose change the nodes must follow:
+// its password's and its certificate's.
+func watchedSecrets(c *spec.RedisCluster) []string {
+	var out []string
+	if c.Spec.Auth != nil {
+		out = append(out, c.Spec.Auth.SecretRef.Name)
+	}
+	if c.Spec.TLS != nil && c.Spec.TLS.SecretRef.Name != "" {
+		out = append(out, c.Spec.TLS.SecretRef.Name)
 	}
 	return out
 }

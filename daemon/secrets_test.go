@@ -21,6 +21,7 @@ func TestChangedSecrets(t *testing.T) {
 	client := fake.NewClientset(
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "cache-auth", ResourceVersion: "1"}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "other-auth", ResourceVersion: "1"}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "secure-tls", ResourceVersion: "1"}},
 	)
 	cluster := func(name, secret string, suspend bool) *spec.RedisCluster {
 		c := &spec.RedisCluster{Metadata: spec.Metadata{Name: name, Namespace: "prod"}}
@@ -30,7 +31,9 @@ func TestChangedSecrets(t *testing.T) {
 		c.Spec.Reconcile.Suspend = suspend
 		return c
 	}
-	clusters := []*spec.RedisCluster{cluster("cache", "cache-auth", false), cluster("plain", "", false), cluster("paused", "other-auth", true)}
+	secure := cluster("secure", "", false)
+	secure.Spec.TLS = &spec.TLS{SecretRef: spec.TLSSecretRef{Name: "secure-tls"}}
+	clusters := []*spec.RedisCluster{cluster("cache", "cache-auth", false), cluster("plain", "", false), cluster("paused", "other-auth", true), secure}
 	seen := map[string]string{}
 	if got := changedSecrets(ctx, client, clusters, seen); len(got) != 0 {
 		t.Errorf("first look: %v", got)
@@ -48,5 +51,12 @@ func TestChangedSecrets(t *testing.T) {
 	}
 	if got := changedSecrets(ctx, client, clusters, seen); len(got) != 0 {
 		t.Errorf("the change named twice: %v", got)
+	}
+	// A renewed certificate (cert-manager rewrites the Secret) names its cluster.
+	if _, err := client.CoreV1().Secrets("prod").Update(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "secure-tls", ResourceVersion: "2"}}, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := changedSecrets(ctx, client, clusters, seen); !slices.Equal(got, []string{"prod/secure"}) {
+		t.Errorf("after a renewal: %v, want [prod/secure]", got)
 	}
 }
