@@ -51,12 +51,9 @@ func redisConf(c *spec.RedisCluster) (string, error) {
 	line := func(key, value string) { fmt.Fprintf(&b, "%s %s\n", key, value) }
 
 	b.WriteString("# Rendered by redis-gitops; edit the RedisCluster in Git instead.\n")
-	// Without a plaintext port (spec.tls), port 0 closes it.
-	port := 0
-	if servesPlaintext(c) {
-		port = ClientPort
+	if c.Spec.TLS == nil {
+		line("port", fmt.Sprint(ClientPort))
 	}
-	line("port", fmt.Sprint(port))
 	line("cluster-enabled", "yes")
 	line("cluster-config-file", dataDir+"/"+nodesConfFile)
 	line("cluster-node-timeout", fmt.Sprint(c.Spec.Redis.NodeTimeout.Milliseconds()))
@@ -68,6 +65,8 @@ func redisConf(c *spec.RedisCluster) (string, error) {
 		if err := tlsConf(c, line); err != nil {
 			return "", err
 		}
+		// port, tls-port, tls-cluster and tls-replication: the stage.
+		line("include", listenFilePath)
 	}
 
 	user := make(map[string]string, len(c.Spec.Redis.Config))

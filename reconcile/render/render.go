@@ -24,6 +24,7 @@ import (
 	policyv1ac "k8s.io/client-go/applyconfigurations/policy/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/redis-gitops/redis-gitops/reconcile/tlsplan"
 	"github.com/redis-gitops/redis-gitops/spec"
 )
 
@@ -60,6 +61,17 @@ func Render(c *spec.RedisCluster) (Objects, error) {
 	if c == nil {
 		return Objects{}, errors.New("render: nil cluster")
 	}
+	return RenderAt(c, TargetStage(c))
+}
+
+// RenderAt is Render with the pods' TLS stage set to stage rather than the
+// spec's target: the stage a running cluster is at in the middle of a
+// switch between plaintext and TLS (see listenFile). It matters only with
+// spec.tls.
+func RenderAt(c *spec.RedisCluster, stage tlsplan.Stage) (Objects, error) {
+	if c == nil {
+		return Objects{}, errors.New("render: nil cluster")
+	}
 	id := c.Metadata.Namespace + "/" + c.Metadata.Name
 	if err := checkRenderable(c); err != nil {
 		return Objects{}, fmt.Errorf("render %s: %w", id, err)
@@ -73,7 +85,7 @@ func Render(c *spec.RedisCluster) (Objects, error) {
 		return Objects{}, fmt.Errorf("render %s: %w", id, err)
 	}
 	return Objects{
-		ConfigMap:           configMap(c, conf),
+		ConfigMap:           configMap(c, conf, stage),
 		HeadlessService:     headlessService(c),
 		ClientService:       clientService(c),
 		StatefulSet:         sts,

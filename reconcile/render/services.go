@@ -9,6 +9,7 @@ import (
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	policyv1ac "k8s.io/client-go/applyconfigurations/policy/v1"
 
+	"github.com/redis-gitops/redis-gitops/reconcile/tlsplan"
 	"github.com/redis-gitops/redis-gitops/spec"
 )
 
@@ -30,11 +31,15 @@ const (
 )
 
 // configMap holds redis.conf.
-func configMap(c *spec.RedisCluster, conf string) *corev1ac.ConfigMapApplyConfiguration {
+func configMap(c *spec.RedisCluster, conf string, stage tlsplan.Stage) *corev1ac.ConfigMapApplyConfiguration {
+	data := map[string]string{configFile: conf}
+	if c.Spec.TLS != nil {
+		data[listenFile] = ListenConf(stage)
+	}
 	return corev1ac.ConfigMap(ConfigMapName(c.Metadata.Name), c.Metadata.Namespace).
 		WithLabels(objectLabels(c, componentConfig)).
 		WithAnnotations(objectAnnotations(c)).
-		WithData(map[string]string{configFile: conf})
+		WithData(data)
 }
 
 // headlessService gives every pod a DNS name and is the StatefulSet's

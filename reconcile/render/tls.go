@@ -97,13 +97,10 @@ func tlsConf(c *spec.RedisCluster, line func(key, value string)) error {
 	if err != nil {
 		return err
 	}
-	line("tls-port", fmt.Sprint(TLSPort))
 	line("cluster-port", fmt.Sprint(BusPort))
 	line("tls-cert-file", TLSCertFile)
 	line("tls-key-file", TLSKeyFile)
 	line("tls-ca-cert-file", TLSCAFile)
-	line("tls-replication", "yes")
-	line("tls-cluster", "yes")
 	line("tls-auth-clients", auth)
 	// Stated, not derived: Redis 7.0 derives the announced TLS port once,
 	// and would keep a stale one after tls-cluster changes at runtime.

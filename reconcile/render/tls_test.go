@@ -31,13 +31,25 @@ func tlsCluster(mod func(t *spec.TLS)) *spec.RedisCluster {
 }
 
 // confLines are redis.conf's directives as "key value" lines.
+// confLines is the configuration a node reads, as Redis reads it: the
+// rendered ConfigMap's redis.conf, with the stage file it includes
+// (listen.conf) in place of its include line.
 func confLines(t *testing.T, c *spec.RedisCluster) []string {
 	t.Helper()
-	conf, err := redisConf(c)
-	if err != nil {
-		t.Fatal(err)
+	data := mustRender(t, c).ConfigMap.Data
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(data[configFile]), "\n") {
+		if l == "include "+listenFilePath {
+			for _, x := range strings.Split(strings.TrimSpace(data[listenFile]), "\n") {
+				if !strings.HasPrefix(x, "#") {
+					out = append(out, x)
+				}
+			}
+			continue
+		}
+		out = append(out, l)
 	}
-	return strings.Split(strings.TrimSpace(conf), "\n")
+	return out
 }
 
 func TestTLSRedisConf(t *testing.T) {
