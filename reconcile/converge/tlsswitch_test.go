@@ -279,3 +279,45 @@ func TestCertificateReloadOnLiveNode(t *testing.T) {
 		t.Errorf("a connection made before the reload: %v", err)
 	}
 }
+
+// TestEitherPort: in the middle of a switch the daemon reaches a node with
+// a TLS listener over TLS, and one without over plaintext, whatever port
+// the address it was given names.
+func TestEitherPort(t *testing.T) {
+	ctx := context.Background()
+	ca := tlstest.NewCA(t, "either-ca")
+	dir := ca.Files(t, ca.Issue(t, tlstest.Leaf{IPs: []net.IP{net.IPv4(127, 0, 0, 1)}}))
+	files := []string{"tls-cert-file " + filepath.Join(dir, "tls.crt"), "tls-key-file " + filepath.Join(dir, "tls.key"), "tls-ca-cert-file " + filepath.Join(dir, "ca.crt"), "tls-auth-clients no"}
+	withTLS := redistest.Start(t, 1, append(files, "tls-port {tls-port}")...)[0]
+	plainOnly := redistest.Start(t, 1, files...)[0]
+	// The node with TLS closes its plaintext port, as at the end of a switch.
+	if err := withTLS.Client.ConfigSet(ctx, "port", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}
+	tlsDial := func(addr string) Admin {
+		return &redisAdmin{c: redis.NewClient(&redis.Options{Addr: addr, TLSConfig: cfg, DisableIdentity: true, MaxRetries: -1})}
+	}
+	plainDial := func(addr string) Admin {
+		return &redisAdmin{c: redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true, MaxRetries: -1})}
+	}
+	for _, tc := range []struct {
+		node *redistest.Node
+		port int
+	}{
+		{withTLS, redistest.TLSPort(withTLS.Port)},
+		{plainOnly, plainOnly.Port},
+	} {
+		// Each node's own ports; the address names neither on purpose.
+		dial := EitherPort(tlsDial, plainDial, redistest.TLSPort(tc.node.Port), tc.node.Port)
+		a := dial("127.0.0.1:1")
+		info, err := doString(ctx, a, "CLIENT", "INFO")
+		a.Close()
+		if err != nil {
+			t.Fatalf("node %d: %v", tc.node.Port, err)
+		}
+		if want := fmt.Sprintf("laddr=127.0.0.1:%d ", tc.port); !strings.Contains(info, want) {
+			t.Errorf("node %d: connected through %q, want %s", tc.node.Port, info, want)
+		}
+	}
+}
