@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -68,7 +69,7 @@ func changedSecrets(ctx context.Context, client kubernetes.Interface, clusters [
 }
 
 // watchedSecrets are the Secrets of c whose change the nodes must follow:
-// its password's and its certificate's.
+// its password's, its certificate's and its users' passwords', each once.
 func watchedSecrets(c *spec.RedisCluster) []string {
 	var out []string
 	if c.Spec.Auth != nil {
@@ -76,6 +77,13 @@ func watchedSecrets(c *spec.RedisCluster) []string {
 	}
 	if c.Spec.TLS != nil && c.Spec.TLS.SecretRef.Name != "" {
 		out = append(out, c.Spec.TLS.SecretRef.Name)
+	}
+	for _, u := range c.Spec.Users {
+		for _, ref := range u.PasswordSecretRefs {
+			if !slices.Contains(out, ref.Name) {
+				out = append(out, ref.Name)
+			}
+		}
 	}
 	return out
 }

@@ -60,3 +60,22 @@ func TestChangedSecrets(t *testing.T) {
 		t.Errorf("after a renewal: %v, want [prod/secure]", got)
 	}
 }
+
+// A user's password Secret changing (a rotation's second Secret filled,
+// say) scans its cluster, which has no spec.auth.
+func TestChangedSecretsOfUsers(t *testing.T) {
+	ctx := context.Background()
+	client := fake.NewClientset(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "app-redis", ResourceVersion: "1"}})
+	c := &spec.RedisCluster{Metadata: spec.Metadata{Name: "cache", Namespace: "prod"}}
+	c.Spec.Users = []spec.User{{Name: "app", PasswordSecretRefs: []spec.SecretRef{{Name: "app-redis", Key: "password"}}, Commands: []string{"+get"}}}
+	seen := map[string]string{}
+	if got := changedSecrets(ctx, client, []*spec.RedisCluster{c}, seen); len(got) != 0 {
+		t.Errorf("first look: %v", got)
+	}
+	if _, err := client.CoreV1().Secrets("prod").Update(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "app-redis", ResourceVersion: "2"}}, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := changedSecrets(ctx, client, []*spec.RedisCluster{c}, seen); !slices.Equal(got, []string{"prod/cache"}) {
+		t.Errorf("after a change: %v, want [prod/cache]", got)
+	}
+}

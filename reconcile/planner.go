@@ -84,7 +84,7 @@ func noChange(c plan.Cluster) bool {
 			return false
 		}
 	}
-	return len(c.Actions)+len(c.Restarts)+len(c.Settings) == 0 && len(c.Pods.Add)+len(c.Pods.Remove) == 0
+	return len(c.Actions)+len(c.Restarts)+len(c.Settings)+len(c.Users) == 0 && len(c.Pods.Add)+len(c.Pods.Remove) == 0
 }
 
 func shapeOf(c *spec.RedisCluster) (int, int) {
@@ -267,6 +267,14 @@ func (p Planner) planRestarts(ctx context.Context, cp *plan.Cluster, old, c *spe
 		}
 	}
 	cp.Settings = settingChanges(diffs)
+	if cp.Against != plan.AgainstBase {
+		users, err := p.Redis.PlanUsers(ctx, c)
+		if err != nil {
+			cp.Errors = append(cp.Errors, "users: "+err.Error())
+		} else if users != nil {
+			cp.Users, cp.UnmanagedUsers = users.Plan.Steps, users.Plan.Unmanaged
+		}
+	}
 
 	stale := map[string]string{}
 	if cp.Against == plan.AgainstBase {

@@ -51,7 +51,8 @@ func (s Step) String() string {
 	for _, d := range s.Diffs {
 		fields = append(fields, d.Field)
 	}
-	return fmt.Sprintf("acl: set user %s on %s again: %s differ from spec.users", s.User, s.Pod, strings.Join(fields, ", "))
+	// Fields in parentheses: reports mask the word after "password".
+	return fmt.Sprintf("acl: set user %s on %s again (differs in %s)", s.User, s.Pod, strings.Join(fields, ", "))
 }
 
 // Args is the command the step runs; u is the declared user (unused for

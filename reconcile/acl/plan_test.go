@@ -130,7 +130,7 @@ func TestPlanUsers(t *testing.T) {
 			}()})},
 			want: Plan{Steps: []Step{{Pod: "c-0", User: "app", Kind: Update, Diffs: []Diff{
 				{Field: FieldEnabled, Live: "on", Declared: "off"},
-				{Field: FieldPasswords, Live: "1 password (1 of them missing)", Declared: "the 2 passwords of passwordSecretRefs"},
+				{Field: FieldPasswords, Live: "1 accepted, 1 of its Secrets missing", Declared: "the 2 of its Secrets"},
 				{Field: FieldKeys, Live: "~app:* ~other:*", Declared: "~app:*"},
 				{Field: FieldChannels, Live: "", Declared: "&news.*"},
 			}}}},
@@ -143,7 +143,7 @@ func TestPlanUsers(t *testing.T) {
 				"reports": {Flags: []string{"on"}, Passwords: []string{hashB}, Commands: "-@all +get", Keys: "~*", Selectors: 1},
 			})},
 			want: Plan{Steps: []Step{
-				{Pod: "c-0", User: "app", Kind: Update, Diffs: []Diff{{Field: FieldPasswords, Live: "any password (nopass)", Declared: "the 1 password of passwordSecretRefs"}}},
+				{Pod: "c-0", User: "app", Kind: Update, Diffs: []Diff{{Field: FieldPasswords, Live: "nopass (anything accepted)", Declared: "the 1 of its Secrets"}}},
 				{Pod: "c-0", User: "reports", Kind: Update, Diffs: []Diff{{Field: FieldSelectors, Live: "1 selectors", Declared: "none"}}},
 			}},
 		},

@@ -70,7 +70,10 @@ func ParseGetUser(v any) (Live, error) {
 const (
 	FieldExists    = "exists"
 	FieldEnabled   = "enabled"
-	FieldPasswords = "passwordSecretRefs"
+	// FieldPasswords: the passwords accepted, compared by hash. Not named
+	// after spec.users[].passwordSecretRefs: reports mask the word that
+	// follows "password", which would garble their tables.
+	FieldPasswords = "credentials"
 	FieldCommands  = "commands"
 	FieldKeys      = "keys"
 	FieldChannels  = "channels"
@@ -119,11 +122,12 @@ func Compare(u User, live Live, t Table) ([]Diff, error) {
 }
 
 // comparePasswords says how the node's passwords differ from the declared
-// hashes, counting them: a report never shows a hash.
+// hashes, counting them: a report never shows a hash. Its words avoid
+// "password" (reports mask the word after it).
 func comparePasswords(want []string, live Live) (Diff, bool) {
-	declared := fmt.Sprintf("the %s of passwordSecretRefs", plural(len(want), "password"))
+	declared := fmt.Sprintf("the %d of its Secrets", len(want))
 	if slices.Contains(live.Flags, "nopass") {
-		return Diff{Field: FieldPasswords, Live: "any password (nopass)", Declared: declared}, false
+		return Diff{Field: FieldPasswords, Live: "nopass (anything accepted)", Declared: declared}, false
 	}
 	missing, extra := 0, 0
 	for _, h := range want {
@@ -139,14 +143,14 @@ func comparePasswords(want []string, live Live) (Diff, bool) {
 	if missing == 0 && extra == 0 {
 		return Diff{}, true
 	}
-	var parts []string
+	parts := []string{fmt.Sprintf("%d accepted", len(live.Passwords))}
 	if missing > 0 {
-		parts = append(parts, fmt.Sprintf("%d of them missing", missing))
+		parts = append(parts, fmt.Sprintf("%d of its Secrets missing", missing))
 	}
 	if extra > 0 {
 		parts = append(parts, fmt.Sprintf("%d not declared", extra))
 	}
-	return Diff{Field: FieldPasswords, Live: fmt.Sprintf("%s (%s)", plural(len(live.Passwords), "password"), strings.Join(parts, ", ")), Declared: declared}, false
+	return Diff{Field: FieldPasswords, Live: strings.Join(parts, ", "), Declared: declared}, false
 }
 
 // patterns splits a node's keys or channels, leaving out what is no

@@ -164,6 +164,14 @@ func (r *Redis) ConvergeWith(ctx context.Context, c *spec.RedisCluster, opts Con
 			dial = wrap(converge.FallbackDialer(ctx, candidates))
 		}
 	}
+	// ACL users next: clients log in as them. A refused plan (a Secret
+	// missing, a rule Redis refuses) changes no node and does not stop the
+	// topology; it is the pass's error at the end.
+	users, usersErr := r.convergeUsers(ctx, c, dial, dryRun)
+	r.logUsers(c, users)
+	if usersErr != nil {
+		usersErr = fmt.Errorf("users: %w", usersErr)
+	}
 	ob := &converge.Observer{Client: r.Client, Dial: dial}
 	ex := &converge.Executor{Dial: dial, MigrateDial: migrateDial, Password: pw, Port: t.Port, Log: r.Log, Stop: r.Stop,
 		KeysPerBatch: c.Spec.Migration.KeysPerBatch, ParallelSlots: c.Spec.Migration.ParallelSlots,
@@ -207,7 +215,7 @@ func (r *Redis) ConvergeWith(ctx context.Context, c *spec.RedisCluster, opts Con
 		}
 	}
 	res, err := converge.Converge(ctx, ob, ex, t, DesiredFor(c), converge.Options{DryRun: dryRun, Log: r.Log})
-	res.Auth = authProgress
+	res.Auth, res.Users = authProgress, users
 	if err != nil && !dryRun {
 		return res, err
 	}
@@ -215,6 +223,9 @@ func (r *Redis) ConvergeWith(ctx context.Context, c *spec.RedisCluster, opts Con
 	res.Settings, res.AnnounceWaiting = append(early, diffs...), waiting
 	if err == nil {
 		err = serr
+	}
+	if err == nil {
+		err = usersErr
 	}
 	if err != nil {
 		return res, err
@@ -239,7 +250,13 @@ func (r *Redis) ConvergeWith(ctx context.Context, c *spec.RedisCluster, opts Con
 	// Pods whose template changed (image, resources) or that run a setting
 	// Redis cannot change at runtime restart one at a time.
 	rolled, err := r.roll(ctx, c, ob, ex, t, &res, func(o *topology.Observed) error {
-		_, _, err := applySettings(o, true)
+		if _, _, err := applySettings(o, true); err != nil {
+			return err
+		}
+		// A restarted node starts with no ACL user (ACL SETUSER lives in
+		// memory): set them again before the next pod restarts.
+		again, err := r.convergeUsers(ctx, c, dial, false)
+		r.logUsers(c, again)
 		return err
 	})
 	res.Executed = append(res.Executed, rolled...)

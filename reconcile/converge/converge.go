@@ -39,6 +39,9 @@ type Result struct {
 	// Auth is where the nodes' password stands; nil for a cluster with no
 	// auth, before and now.
 	Auth *AuthProgress
+	// Users is where the nodes' ACL users stand (spec.users); nil when
+	// the cluster declares none and manages none.
+	Users *UsersResult
 	// Roll is the rolling restart planned (topology.PlanRoll): in a dry
 	// run what a pass would do, otherwise what the pass found to do before
 	// its first restart (Executed holds what it did).

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis-gitops/redis-gitops/reconcile/acl"
 	"github.com/redis-gitops/redis-gitops/reconcile/kube"
 	"github.com/redis-gitops/redis-gitops/reconcile/report"
 	"github.com/redis-gitops/redis-gitops/reconcile/topology"
@@ -127,6 +128,24 @@ func (c Cluster) Markdown() string {
 			}
 			from, to := report.FieldCells(s.From, s.To)
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %d | %s |\n", s.Key, orNone(cell(from)), orNone(cell(to)), s.Nodes, how)
+		}
+		b.WriteString("\n")
+	}
+	if len(c.Users)+len(c.UnmanagedUsers) > 0 {
+		b.WriteString("### ACL users\n\nSet live on every node (ACL SETUSER, secrets sent as SHA-256 hashes), no restart.\n\n| Node | User | Step | What differs |\n| --- | --- | --- | --- |\n")
+		for _, st := range c.Users {
+			var what []string
+			for _, d := range st.Diffs {
+				if d.Field == acl.FieldExists {
+					what = append(what, d.Live+" → "+d.Declared)
+					continue
+				}
+				what = append(what, fmt.Sprintf("%s: `%s` → `%s`", d.Field, orNone(d.Live), orNone(d.Declared)))
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", st.Pod, st.User, st.Kind, cell(strings.Join(what, "; ")))
+		}
+		for _, u := range c.UnmanagedUsers {
+			fmt.Fprintf(&b, "| %s | %s | left as it is | not in spec.users: added by hand |\n", u.Pod, u.User)
 		}
 		b.WriteString("\n")
 	}

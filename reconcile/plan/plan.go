@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/redis-gitops/redis-gitops/reconcile/acl"
 	"github.com/redis-gitops/redis-gitops/reconcile/kube"
 	"github.com/redis-gitops/redis-gitops/reconcile/report"
 	"github.com/redis-gitops/redis-gitops/reconcile/topology"
@@ -60,6 +61,13 @@ type Cluster struct {
 	// Settings are the redis.conf settings that change, and how each
 	// reaches the nodes: at runtime, or by a restart.
 	Settings []Setting `json:"settings,omitempty"`
+	// Users are the ACL user steps (spec.users), node by node: created,
+	// set again (with the fields that differ) or deleted, live, no
+	// restart. No password or hash is in them.
+	Users []acl.Step `json:"users,omitempty"`
+	// UnmanagedUsers are users found on the nodes that Git never declared:
+	// left as they are.
+	UnmanagedUsers []acl.Unmanaged `json:"unmanagedUsers,omitempty"`
 	// Restarts is the rolling restart, in order: each pod's restart, with
 	// the planned failover before a master's.
 	Restarts []topology.Action `json:"restarts,omitempty"`
@@ -183,6 +191,9 @@ func (c Cluster) Summary() string {
 	}
 	if n := runtimeSettings(c.Settings); n > 0 {
 		parts = append(parts, fmt.Sprintf("%s set at runtime", plural(n, "setting")))
+	}
+	if n := len(c.Users); n > 0 {
+		parts = append(parts, fmt.Sprintf("%s on the nodes", plural(n, "ACL user step")))
 	}
 	if n := objectChanges(c.Objects); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d objects change", n))

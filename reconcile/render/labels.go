@@ -72,6 +72,9 @@ const (
 	// ComponentAuthState is the Secret where the daemon keeps the password
 	// in effect on the nodes, between passes of a rotation.
 	ComponentAuthState = "auth-state"
+	// ComponentUsersState is the Secret where the daemon records the ACL
+	// users it manages on the cluster's nodes (spec.users).
+	ComponentUsersState = "users-state"
 )
 
 // Selector is the label selector of the cluster's pods, used by the
@@ -132,6 +135,15 @@ func AuthStateLabels(cluster string) map[string]string {
 
 // AuthStateName is the daemon's auth-state Secret of a cluster.
 func AuthStateName(cluster string) string { return cluster + "-redis-gitops-auth" }
+
+// UsersStateLabels label the daemon's users-state Secret; like the
+// auth-state Secret it carries no source label, so pruning leaves it.
+func UsersStateLabels(cluster string) map[string]string {
+	return projectLabels(cluster, ComponentUsersState)
+}
+
+// UsersStateName is the daemon's users-state Secret of a cluster.
+func UsersStateName(cluster string) string { return cluster + "-redis-gitops-users" }
 
 // objectLabels are the cluster's metadata.labels with the project's labels
 // over them: on a conflict the project wins, since selectors, pruning and

@@ -1,0 +1,167 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+
+	"github.com/redis-gitops/redis-gitops/reconcile/acl"
+	"github.com/redis-gitops/redis-gitops/reconcile/converge"
+	"github.com/redis-gitops/redis-gitops/reconcile/kube"
+	"github.com/redis-gitops/redis-gitops/reconcile/render"
+	"github.com/redis-gitops/redis-gitops/spec"
+)
+
+// usersStateManaged is the key of the users-state Secret
+// (render.UsersStateName) listing, one per line, the users the daemon
+// manages on the cluster's nodes: those it created from spec.users. A
+// user Git drops is deleted from the nodes only if it is listed there;
+// any other user a person made is reported and left alone. It is a
+// Secret, not a ConfigMap, because the names of a cluster's users tell
+// who may reach it; it holds no password.
+const usersStateManaged = "managed"
+
+// DeclaredUsers reads spec.users with their passwords' SHA-256 hashes from
+// the Secrets they name: every Secret must exist and hold its key, not
+// empty, or nothing is planned (the error names the field and the Secret).
+// The passwords themselves go no further than this function.
+func (r *Redis) DeclaredUsers(ctx context.Context, c *spec.RedisCluster) ([]acl.User, error) {
+	var out []acl.User
+	secrets := map[string]map[string][]byte{}
+	for i, u := range c.Spec.Users {
+		du := acl.User{Name: u.Name, Enabled: u.UserEnabled(), Commands: u.Commands, Keys: u.Keys, Channels: u.Channels}
+		for j, ref := range u.PasswordSecretRefs {
+			// The field last-but-one and no word after "password": reports
+			// mask the word that follows it.
+			field := fmt.Sprintf("user %s (spec.users[%d], Secret %d of its %d)", u.Name, i, j+1, len(u.PasswordSecretRefs))
+			data, ok := secrets[ref.Name]
+			if !ok {
+				s, err := r.Client.CoreV1().Secrets(c.Metadata.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+				if err != nil {
+					return nil, fmt.Errorf("%s: Secret %s/%s: %w", field, c.Metadata.Namespace, ref.Name, err)
+				}
+				data = s.Data
+				secrets[ref.Name] = data
+			}
+			pw, ok := data[ref.Key]
+			switch {
+			case !ok:
+				return nil, fmt.Errorf("%s: Secret %s/%s has no key %q", field, c.Metadata.Namespace, ref.Name, ref.Key)
+			case len(pw) == 0:
+				return nil, fmt.Errorf("%s: Secret %s/%s: key %q is empty; a user needs a password", field, c.Metadata.Namespace, ref.Name, ref.Key)
+			}
+			if h := converge.PasswordHash(string(pw)); !slices.Contains(du.Hashes, h) {
+				du.Hashes = append(du.Hashes, h)
+			}
+		}
+		out = append(out, du)
+	}
+	return out, nil
+}
+
+// ManagedUsers reads the users-state Secret's list; none when it does not
+// exist. An error reading it is an error: read as "none", a user Git
+// dropped would stay on the nodes with its password (invariant 9).
+func (r *Redis) ManagedUsers(ctx context.Context, c *spec.RedisCluster) ([]string, error) {
+	name := render.UsersStateName(c.Metadata.Name)
+	s, err := r.Client.CoreV1().Secrets(c.Metadata.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("users state %s/%s: %w", c.Metadata.Namespace, name, err)
+	}
+	return strings.Fields(string(s.Data[usersStateManaged])), nil
+}
+
+func (r *Redis) writeManagedUsers(ctx context.Context, c *spec.RedisCluster, names []string) error {
+	name := render.UsersStateName(c.Metadata.Name)
+	ac := corev1ac.Secret(name, c.Metadata.Namespace).
+		WithLabels(render.UsersStateLabels(c.Metadata.Name)).
+		WithType("Opaque").
+		WithData(map[string][]byte{usersStateManaged: []byte(strings.Join(names, "\n"))})
+	if _, err := r.Client.CoreV1().Secrets(c.Metadata.Namespace).Apply(ctx, ac, metav1.ApplyOptions{FieldManager: kube.FieldManager, Force: true}); err != nil {
+		return fmt.Errorf("users state %s/%s: %w", c.Metadata.Namespace, name, err)
+	}
+	return nil
+}
+
+// convergeUsers brings every running pod's ACL users to spec.users
+// (converge.ConvergeUsers) and keeps the record of managed users: before
+// any change it adds the declared users to it (a user is recorded before
+// it is created, so a crash between the two cannot leave one the daemon
+// would not know as its own), and once every pod is done it drops the
+// users Git no longer declares. It returns nil when the cluster declares
+// no user and manages none. With dryRun it only reads.
+func (r *Redis) convergeUsers(ctx context.Context, c *spec.RedisCluster, dial converge.Dialer, dryRun bool) (*converge.UsersResult, error) {
+	declared, err := r.DeclaredUsers(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	managed, err := r.ManagedUsers(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if len(declared) == 0 && len(managed) == 0 {
+		return nil, nil
+	}
+	pods, err := (&converge.Observer{Client: r.Client}).Pods(ctx, TargetFor(c))
+	if err != nil {
+		return nil, err
+	}
+	if !dryRun {
+		if before := union(managed, acl.Managed(declared)); !slices.Equal(before, managed) {
+			if err := r.writeManagedUsers(ctx, c, before); err != nil {
+				return nil, err
+			}
+			managed = before
+		}
+	}
+	res, err := converge.ConvergeUsers(ctx, dial, render.ClientPort, pods, declared, managed, dryRun)
+	if err != nil || dryRun || !res.Done {
+		return &res, err
+	}
+	if after := acl.Managed(declared); !slices.Equal(after, managed) {
+		if err := r.writeManagedUsers(ctx, c, after); err != nil {
+			return &res, err
+		}
+	}
+	return &res, nil
+}
+
+// union is a and b, sorted, each name once.
+func union(a, b []string) []string {
+	out := slices.Concat(a, b)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// logUsers logs the users steps a convergence ran or planned; a step names
+// a user and a pod, never a password or a hash.
+func (r *Redis) logUsers(c *spec.RedisCluster, res *converge.UsersResult) {
+	if r.Log == nil || res == nil {
+		return
+	}
+	for _, st := range res.Plan.Steps {
+		r.Log.Info("acl user", "cluster", c.Key(), "step", st.String(), "applied", res.Applied > 0)
+	}
+	for _, u := range res.Plan.Unmanaged {
+		r.Log.Info("acl user not in spec.users, left as it is", "cluster", c.Key(), "pod", u.Pod, "user", u.User)
+	}
+}
+
+// PlanUsers is the users plan against the live nodes, for a pull
+// request's plan: it only reads (nil when the cluster has no user to
+// manage). A Secret missing or a rule a node refuses is its error.
+func (r *Redis) PlanUsers(ctx context.Context, c *spec.RedisCluster) (*converge.UsersResult, error) {
+	dial, err := r.ObserveDialer(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return r.convergeUsers(ctx, c, dial, true)
+}
