@@ -68,8 +68,8 @@ func ParseGetUser(v any) (Live, error) {
 
 // Field of a user that differs, as the report names it (spec.users[].X).
 const (
-	FieldExists    = "exists"
-	FieldEnabled   = "enabled"
+	FieldExists  = "exists"
+	FieldEnabled = "enabled"
 	// FieldPasswords: the passwords accepted, compared by hash. Not named
 	// after spec.users[].passwordSecretRefs: reports mask the word that
 	// follows "password", which would garble their tables.
