@@ -44,19 +44,28 @@ const readinessScriptAuth = `test "$(redis-cli --no-auth-warning --user ` + prob
 // probeUser is the readiness probe's Redis user: no password, PING only.
 const probeUser = "readiness"
 
-// readinessScriptTLS and readinessScriptTLSAuth are the same over TLS,
-// with the files the container's environment names (tlsEnv).
-var (
-	readinessScriptTLS     = `test "$(redis-cli ` + tlsCLIArgs + ` -h 127.0.0.1 -p ` + fmt.Sprint(TLSPort) + ` ping)" = PONG`
-	readinessScriptTLSAuth = `test "$(redis-cli ` + tlsCLIArgs + ` --no-auth-warning --user ` + probeUser + ` --pass nopass -h 127.0.0.1 -p ` + fmt.Sprint(TLSPort) + ` ping)" = PONG`
-)
+// readinessTLS is the probe over TLS: the same PING, to the TLS port.
+// It does not verify the node's certificate (--insecure): it talks to its
+// own pod over loopback, where no certificate names 127.0.0.1 and nothing
+// but the pod can answer, and so a Secret changed under a running pod (a
+// renewal, or a bad Secret the daemon refuses) never makes a serving node
+// unready. Only where the node requires a client certificate does it
+// present the pod's, from the files its environment names (tlsEnv).
+func readinessTLS(c *spec.RedisCluster) string {
+	args := "--tls --insecure"
+	if c.Spec.TLS.RequiresClientCert() {
+		args += ` --cert "$` + EnvTLSCertFile + `" --key "$` + EnvTLSKeyFile + `"`
+	}
+	if c.Spec.Auth != nil {
+		args += " --no-auth-warning --user " + probeUser + " --pass nopass"
+	}
+	return `test "$(redis-cli ` + args + ` -h 127.0.0.1 -p ` + fmt.Sprint(TLSPort) + ` ping)" = PONG`
+}
 
 func readiness(c *spec.RedisCluster) string {
 	switch {
-	case c.Spec.TLS != nil && c.Spec.Auth != nil:
-		return readinessScriptTLSAuth
 	case c.Spec.TLS != nil:
-		return readinessScriptTLS
+		return readinessTLS(c)
 	case c.Spec.Auth != nil:
 		return readinessScriptAuth
 	}

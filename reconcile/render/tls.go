@@ -56,11 +56,6 @@ const (
 	EnvTLSKeyFile  = "REDIS_TLS_KEY_FILE"
 )
 
-// tlsCLIArgs are redis-cli's TLS flags from those variables, for an sh
-// script. The node's own certificate goes along as the client
-// certificate, so the same words work with every clientAuth.
-const tlsCLIArgs = `--tls --cacert "$` + EnvTLSCAFile + `" --cert "$` + EnvTLSCertFile + `" --key "$` + EnvTLSKeyFile + `"`
-
 // ServingPort is the port the daemon, the probes and the exporter talk to
 // a node on: TLSPort with spec.tls, ClientPort without.
 func ServingPort(c *spec.RedisCluster) int {
@@ -157,6 +152,9 @@ type CertificateNames struct {
 	// Wildcards cover every pod, present and future (a scale-out), in one
 	// name each.
 	Wildcards [2]string
+	// Service is the client Service's name, for clients that connect
+	// through it first (then follow the nodes' names).
+	Service [2]string
 	// External are the names clients outside Kubernetes verify
 	// (externalAccess type Hostname), in ordinal order; nil without.
 	External []string
@@ -179,21 +177,23 @@ func PodDNSName(c *spec.RedisCluster, pod string) string {
 	return pod + "." + HeadlessServiceName(c.Metadata.Name) + "." + c.Metadata.Namespace + ".svc"
 }
 
-// clusterDomain is Kubernetes' default DNS domain.
-const clusterDomain = "cluster.local"
+// ClusterDomain is Kubernetes' default DNS domain.
+const ClusterDomain = "cluster.local"
 
 // CertificateNamesFor lists the names for c's current size.
 func CertificateNamesFor(c *spec.RedisCluster) CertificateNames {
 	var n CertificateNames
 	for _, pod := range PodNames(c) {
 		short := PodDNSName(c, pod)
-		n.Pods = append(n.Pods, [2]string{short, short + "." + clusterDomain})
+		n.Pods = append(n.Pods, [2]string{short, short + "." + ClusterDomain})
 		if e := c.Spec.ExternalAccess; e != nil && e.Type == spec.ExternalHostname {
 			n.External = append(n.External, spec.ExpandHostname(e.Hostname, pod, c.Metadata.Namespace, c.Metadata.Name))
 		}
 	}
 	wild := "*." + HeadlessServiceName(c.Metadata.Name) + "." + c.Metadata.Namespace + ".svc"
-	n.Wildcards = [2]string{wild, wild + "." + clusterDomain}
+	n.Wildcards = [2]string{wild, wild + "." + ClusterDomain}
+	svc := c.Metadata.Name + "." + c.Metadata.Namespace + ".svc"
+	n.Service = [2]string{svc, svc + "." + ClusterDomain}
 	return n
 }
 
@@ -207,13 +207,14 @@ func (n CertificateNames) Comment(c *spec.RedisCluster) string {
 	for _, p := range n.Pods {
 		fmt.Fprintf(&b, "#     %s\n", p[0])
 	}
-	fmt.Fprintf(&b, "#   and, for clients using the full name, %s (or each pod's, as above + .%s)\n", n.Wildcards[1], clusterDomain)
+	fmt.Fprintf(&b, "#   and, for clients using the full name, %s (or each pod's, as above + .%s)\n", n.Wildcards[1], ClusterDomain)
+	fmt.Fprintf(&b, "#   and, for clients that connect through the client Service, %s and %s\n", n.Service[0], n.Service[1])
 	if len(n.External) > 0 {
 		fmt.Fprintf(&b, "#   and the external hostnames clients outside Kubernetes connect to:\n")
 		for _, e := range n.External {
 			fmt.Fprintf(&b, "#     %s\n", e)
 		}
 	}
-	fmt.Fprintf(&b, "# No IP address is needed: pod IPs change, and the daemon verifies names.\n")
+	fmt.Fprintf(&b, "# No IP address is needed: pod IPs change, so the nodes announce these names and the daemon verifies them.\n")
 	return b.String()
 }
