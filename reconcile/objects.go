@@ -56,19 +56,22 @@ func ApplyObjects(ctx context.Context, a *kube.Applier, clusters []*spec.RedisCl
 // are labelled render.LabelSource=source, and pruning considers only
 // clusters with that label (source "" is the CLI's: objects without one).
 func ApplyObjectsFrom(ctx context.Context, a *kube.Applier, source string, clusters []*spec.RedisCluster, loadErrs spec.ErrorList, dryRun, prune bool) ObjectsResult {
-	return applyObjects(ctx, a, source, clusters, loadErrs, dryRun, prune, nil)
+	return applyObjects(ctx, a, source, clusters, loadErrs, dryRun, prune, nil, nil)
 }
 
 // applyObjects is ApplyObjectsFrom with scale-in holds by cluster key: a
-// held cluster's StatefulSet keeps its live size.
-func applyObjects(ctx context.Context, a *kube.Applier, source string, clusters []*spec.RedisCluster, loadErrs spec.ErrorList, dryRun, prune bool, holds map[string]*Hold) ObjectsResult {
+// held cluster's StatefulSet keeps its live size; and refusals by cluster
+// key: a refused cluster (its TLS Secret is bad) gets nothing applied.
+func applyObjects(ctx context.Context, a *kube.Applier, source string, clusters []*spec.RedisCluster, loadErrs spec.ErrorList, dryRun, prune bool, holds map[string]*Hold, refused map[string]error) ObjectsResult {
 	var out ObjectsResult
 	inGit := map[kube.ClusterRef]bool{}
 	for _, c := range clusters {
 		inGit[kube.ClusterRef{Namespace: c.Metadata.Namespace, Name: c.Metadata.Name}] = true
 		co := ClusterObjects{Cluster: c.Key(), DryRun: dryRun || c.Spec.ReportOnly() || c.Spec.Reconcile.Suspend}
 		objs, err := render.Render(c)
-		if h := holds[c.Key()]; h != nil && h.Err != nil {
+		if why := refused[c.Key()]; why != nil {
+			co.Err = fmt.Errorf("%s: %w", c.Key(), why)
+		} else if h := holds[c.Key()]; h != nil && h.Err != nil {
 			co.Err = fmt.Errorf("%s: %w", c.Key(), h.Err)
 		} else if err != nil {
 			co.Err = fmt.Errorf("render %s: %w", c.Key(), err)

@@ -73,7 +73,8 @@ func (p Pass) Run(ctx context.Context, clusters []*spec.RedisCluster, loadErrs s
 	var out PassResult
 	start := time.Now()
 	holds := p.scaleInHolds(ctx, clusters)
-	out.Objects = applyObjects(ctx, p.Applier, p.Source, clusters, loadErrs, p.DryRun, p.Prune, holds)
+	tlsWarnings, refused := p.checkTLS(ctx, clusters, start)
+	out.Objects = applyObjects(ctx, p.Applier, p.Source, clusters, loadErrs, p.DryRun, p.Prune, holds, refused)
 	applied := time.Since(start)
 	for i, c := range clusters {
 		t0 := time.Now()
@@ -97,7 +98,8 @@ func (p Pass) Run(ctx context.Context, clusters []*spec.RedisCluster, loadErrs s
 		}
 		oc.Duration = time.Since(t0) + applied/time.Duration(len(clusters))
 		in := report.Input{Cluster: oc.Cluster, Revision: p.Revision, Spec: c, Objects: oc.Objects, ObjectsErr: oc.ObjectsErr,
-			Topology: oc.Topology, TopologyErr: oc.TopologyErr, DryRun: oc.DryRun, Suspended: c.Spec.Reconcile.Suspend}
+			Topology: oc.Topology, TopologyErr: oc.TopologyErr, DryRun: oc.DryRun, Suspended: c.Spec.Reconcile.Suspend,
+			TLSWarnings: tlsWarnings[c.Key()]}
 		if oc.Hold != nil {
 			in.ScaleInHold = oc.Hold.String()
 		}
@@ -155,6 +157,29 @@ func (p Pass) scaleInHolds(ctx context.Context, clusters []*spec.RedisCluster) m
 	return holds
 }
 
+// checkTLS judges each cluster's certificate (spec.tls) at now, before
+// anything is applied: a Secret that cannot be read, or one that would
+// break the cluster, refuses the cluster's whole pass (nothing applied,
+// no node touched, the cluster serving as it was) with an error naming
+// the Secret and the key; warnings go into its report.
+func (p Pass) checkTLS(ctx context.Context, clusters []*spec.RedisCluster, now time.Time) (warnings map[string][]string, refused map[string]error) {
+	warnings, refused = map[string][]string{}, map[string]error{}
+	if p.Redis == nil {
+		return warnings, refused
+	}
+	for _, c := range clusters {
+		w, err := p.Redis.CheckTLS(ctx, c, now)
+		warnings[c.Key()] = w
+		if err != nil {
+			refused[c.Key()] = err
+			if p.Log != nil {
+				p.Log.Warn("tls: refused; nothing of the cluster changes", "cluster", c.Key(), "err", err)
+			}
+		}
+	}
+	return warnings, refused
+}
+
 // finishScaleIn shrinks a held StatefulSet once the convergence drained
 // the pods to remove, then converges again: the nodes of the removed pods
 // are forgotten and the replicas they served are placed anew.
@@ -163,7 +188,7 @@ func (p Pass) finishScaleIn(ctx context.Context, c *spec.RedisCluster, oc *Clust
 	if err != nil || h != nil {
 		return // still draining: the next pass goes on
 	}
-	res := applyObjects(ctx, p.Applier, p.Source, []*spec.RedisCluster{c}, nil, false, false, nil)
+	res := applyObjects(ctx, p.Applier, p.Source, []*spec.RedisCluster{c}, nil, false, false, nil, nil)
 	if err := res.Clusters[0].Err; err != nil {
 		oc.ObjectsErr = err
 		return

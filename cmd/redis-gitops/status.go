@@ -64,7 +64,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	t := converge.Target{Namespace: ns, Name: name, Selector: render.ManagedSelector(name),
 		TopologyKey: ann[render.AnnotationTopologyKey], ZoneKey: ann[render.AnnotationZoneKey], Port: render.ClientPort}
-	ob := &converge.Observer{Client: a.Client, Dial: converge.RedisDialer(password)}
+	ob := &converge.Observer{Client: a.Client, Dial: converge.RedisDialer(password, nil)}
 	o, err := ob.Observe(ctx, t)
 	if err != nil {
 		return &exitError{code: 2, err: err}

@@ -31,7 +31,9 @@ const (
 // (the container starts that way); with NodePort, its Kubernetes node's
 // address and its Service's node ports; with LoadBalancer, its Service's
 // load balancer IP on the standard ports; with Hostname, a DNS name as
-// well, which clients are told to prefer. Every setting is stated, so
+// well, which clients are told to prefer; with spec.tls and no
+// externalAccess, its pod IP and, preferred, its DNS name through the
+// headless Service. Every setting is stated, so
 // that turning externalAccess off brings nodes back to their pod address
 // with no restart.
 func For(c *spec.RedisCluster, pods []topology.Pod, services map[string]*corev1.Service, nodes map[string]*corev1.Node) (map[string]map[string]string, []string) {
@@ -47,6 +49,14 @@ func For(c *spec.RedisCluster, pods []topology.Pod, services map[string]*corev1.
 			Hostname: "", PreferredEndpointType: "ip",
 		}
 		switch {
+		case e == nil && c.Spec.TLS != nil:
+			// Over TLS a client verifies a node by name, and no
+			// certificate carries pod IPs: the node gives its DNS name
+			// through the headless Service, in CLUSTER SLOTS, CLUSTER
+			// SHARDS and redirections, so cluster clients connect to (and
+			// verify) names the certificate carries.
+			a[Hostname] = render.PodDNSName(c, p.Name)
+			a[PreferredEndpointType] = "hostname"
 		case e == nil:
 		case e.Type == spec.ExternalHostname:
 			a[Hostname] = spec.ExpandHostname(e.Hostname, p.Name, c.Metadata.Namespace, c.Metadata.Name)

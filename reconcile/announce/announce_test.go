@@ -60,30 +60,42 @@ func TestFor(t *testing.T) {
 		access  *spec.ExternalAccess
 		want    map[string]map[string]string
 		waiting []string
+		tls     bool
 	}{
 		{"none: the pod IP on the standard ports", nil, map[string]map[string]string{
 			"cache-0": internal("10.244.0.5"), "cache-1": internal("10.244.0.6"),
-		}, nil},
+		}, nil, false},
 		{"NodePort, ExternalIP falling back to InternalIP", &spec.ExternalAccess{Type: spec.ExternalNodePort, AddressType: spec.AddressExternalIP}, map[string]map[string]string{
 			"cache-0": with(internal(""), IP, "198.51.100.1", Port, "30001", BusPort, "30002"),
 			"cache-1": with(internal(""), IP, "172.16.0.2", Port, "30003", BusPort, "30004"),
-		}, nil},
+		}, nil, false},
 		{"NodePort, InternalIP", &spec.ExternalAccess{Type: spec.ExternalNodePort, AddressType: spec.AddressInternalIP}, map[string]map[string]string{
 			"cache-0": with(internal(""), IP, "172.16.0.1", Port, "30001", BusPort, "30002"),
 			"cache-1": with(internal(""), IP, "172.16.0.2", Port, "30003", BusPort, "30004"),
-		}, nil},
+		}, nil, false},
 		{"LoadBalancer: the ingress IP on the Service ports; a pending one waits", &spec.ExternalAccess{Type: spec.ExternalLoadBalancer}, map[string]map[string]string{
 			"cache-0": with(internal(""), IP, "192.0.2.10", Port, "6379", BusPort, "16379"),
-		}, []string{"cache-1: its load balancer has no IP yet"}},
+		}, []string{"cache-1: its load balancer has no IP yet"}, false},
 		{"Hostname: a name of its own, preferred", &spec.ExternalAccess{Type: spec.ExternalHostname, Hostname: "{pod}.{namespace}.redis.example.com"}, map[string]map[string]string{
 			"cache-0": with(internal("10.244.0.5"), Hostname, "cache-0.prod.redis.example.com", PreferredEndpointType, "hostname"),
 			"cache-1": with(internal("10.244.0.6"), Hostname, "cache-1.prod.redis.example.com", PreferredEndpointType, "hostname"),
-		}, nil},
+		}, nil, false},
+		{"TLS: the pod's DNS name, which the certificate carries, preferred", nil, map[string]map[string]string{
+			"cache-0": with(internal("10.244.0.5"), Hostname, "cache-0.cache-nodes.prod.svc", PreferredEndpointType, "hostname"),
+			"cache-1": with(internal("10.244.0.6"), Hostname, "cache-1.cache-nodes.prod.svc", PreferredEndpointType, "hostname"),
+		}, nil, true},
+		{"TLS and Hostname: the external name", &spec.ExternalAccess{Type: spec.ExternalHostname, Hostname: "{pod}.redis.example.com"}, map[string]map[string]string{
+			"cache-0": with(internal("10.244.0.5"), Hostname, "cache-0.redis.example.com", PreferredEndpointType, "hostname"),
+			"cache-1": with(internal("10.244.0.6"), Hostname, "cache-1.redis.example.com", PreferredEndpointType, "hostname"),
+		}, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &spec.RedisCluster{Metadata: spec.Metadata{Name: "cache", Namespace: "prod"}}
 			c.Spec.ExternalAccess = tt.access
+			if tt.tls {
+				c.Spec.TLS = &spec.TLS{SecretRef: spec.TLSSecretRef{Name: "cache-tls"}}
+			}
 			got, waiting := For(c, pods, services, nodes)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got  %v\nwant %v", got, tt.want)

@@ -109,7 +109,7 @@ func (r *Redis) convergeAuth(ctx context.Context, c *spec.RedisCluster, dial con
 		r.Log.Warn("password rotation: its start cannot be read; the old password stays accepted for a whole grace period from now",
 			"cluster", c.Key(), "err", st.SinceErr)
 	}
-	res, err := converge.ConvergeAuth(ctx, dial, render.ClientPort, pods, pw, drop, dryRun)
+	res, err := converge.ConvergeAuth(ctx, dial, render.ServingPort(c), pods, pw, drop, dryRun)
 	p := &converge.AuthProgress{AuthResult: res}
 	if rotating {
 		p.DropAfter = st.Since.Add(grace)
@@ -152,7 +152,8 @@ func rotation(st *authState, want string, grace time.Duration, now time.Time) (r
 
 // ObserveDialer dials the cluster's nodes with whichever password each
 // takes (the declared one, or the one before a rotation that is under
-// way): for the reads outside a convergence (scale-in holds, plans).
+// way), over TLS with spec.tls: for the reads outside a convergence
+// (scale-in holds, plans).
 func (r *Redis) ObserveDialer(ctx context.Context, c *spec.RedisCluster) (converge.Dialer, error) {
 	if r.Dial != nil {
 		return r.Dial, nil
@@ -165,5 +166,9 @@ func (r *Redis) ObserveDialer(ctx context.Context, c *spec.RedisCluster) (conver
 	if err != nil {
 		return nil, err
 	}
-	return converge.FallbackDialer(ctx, passwordCandidates(pw, st)), nil
+	tlsc, err := r.TLS(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return converge.FallbackDialer(ctx, passwordCandidates(pw, st), tlsc), nil
 }

@@ -57,7 +57,7 @@ func TargetFor(c *spec.RedisCluster) converge.Target {
 		Selector:    render.ManagedSelector(c.Metadata.Name),
 		TopologyKey: c.Spec.Placement.TopologyKey,
 		ZoneKey:     c.Spec.Placement.ZoneKey,
-		Port:        render.ClientPort,
+		Port:        render.ServingPort(c),
 	}
 }
 
@@ -67,7 +67,7 @@ func DesiredFor(c *spec.RedisCluster) topology.Desired {
 		Masters:           c.Spec.Masters,
 		ReplicasPerMaster: c.Spec.Replicas(),
 		ZoneAware:         c.Spec.Placement.ZoneKey != "",
-		ClientPort:        render.ClientPort,
+		ClientPort:        render.ServingPort(c),
 		BusPort:           render.BusPort,
 		Policy: topology.Policy{
 			KeepGoneNodes: !c.Spec.ForgetNodes(),
@@ -124,6 +124,10 @@ func (r *Redis) ConvergeWith(ctx context.Context, c *spec.RedisCluster, opts Con
 	if err != nil {
 		return converge.Result{}, err
 	}
+	tlsc, err := r.TLS(ctx, c)
+	if err != nil {
+		return converge.Result{}, err
+	}
 	wrap := func(d converge.Dialer) converge.Dialer {
 		if r.Wrap == nil {
 			return d
@@ -135,7 +139,7 @@ func (r *Redis) ConvergeWith(ctx context.Context, c *spec.RedisCluster, opts Con
 	candidates := passwordCandidates(pw, st)
 	dial, migrateDial := r.Dial, r.Dial
 	if dial == nil {
-		dial, migrateDial = converge.FallbackDialer(ctx, candidates), converge.MigrationDialer(pw)
+		dial, migrateDial = converge.FallbackDialer(ctx, candidates, tlsc), converge.MigrationDialer(pw, tlsc)
 	}
 	dial, migrateDial = wrap(dial), wrap(migrateDial)
 	t := TargetFor(c)
@@ -161,7 +165,7 @@ func (r *Redis) ConvergeWith(ctx context.Context, c *spec.RedisCluster, opts Con
 		}
 		if r.Dial == nil && !dryRun {
 			// A fresh dialer: the old password may be gone now.
-			dial = wrap(converge.FallbackDialer(ctx, candidates))
+			dial = wrap(converge.FallbackDialer(ctx, candidates, tlsc))
 		}
 	}
 	// ACL users next: clients log in as them. A refused plan (a Secret

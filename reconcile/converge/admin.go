@@ -27,23 +27,25 @@ type Admin = migrate.Conn
 type Dialer func(addr string) Admin
 
 // RedisDialer dials with go-redis. password may be empty; it is sent with
-// AUTH on connect, never logged.
-func RedisDialer(password string) Dialer {
-	return dialer(password, 10*time.Second)
+// AUTH on connect, never logged. t nil dials plaintext, else TLS (see
+// TLS).
+func RedisDialer(password string, t *TLS) Dialer {
+	return dialer(password, t, 10*time.Second)
 }
 
 // MigrationDialer is RedisDialer for the migration engine: no read timeout
 // of its own (each command carries a context deadline, MIGRATE one sized to
 // its values) and a pool large enough for the slots in flight.
-func MigrationDialer(password string) Dialer {
-	return dialer(password, -1)
+func MigrationDialer(password string, t *TLS) Dialer {
+	return dialer(password, t, -1)
 }
 
-func dialer(password string, readTimeout time.Duration) Dialer {
+func dialer(password string, t *TLS, readTimeout time.Duration) Dialer {
 	return func(addr string) Admin {
 		return &redisAdmin{c: redis.NewClient(&redis.Options{
 			Addr:                  addr,
 			Password:              password,
+			TLSConfig:             t.configFor(addr),
 			DialTimeout:           2 * time.Second,
 			ReadTimeout:           readTimeout,
 			WriteTimeout:          10 * time.Second,

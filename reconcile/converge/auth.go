@@ -24,10 +24,11 @@ func IsAuthError(err error) bool {
 // trying them in order with a PING, and keeps the answer per address. It
 // is how the reconciler reaches every node while a password changes: some
 // nodes may still take only the old one ("" is no password at all, a
-// cluster that had no auth). A node that answers none, or cannot be
+// cluster that had no auth). t is the cluster's TLS, nil for plaintext.
+// A node that answers none, or cannot be
 // reached, gets the first password, and its errors show on use. ctx bounds
 // the probes (each also at most 5 s).
-func FallbackDialer(ctx context.Context, passwords []string) Dialer {
+func FallbackDialer(ctx context.Context, passwords []string, t *TLS) Dialer {
 	var mu sync.Mutex
 	chosen := map[string]string{}
 	return func(addr string) Admin {
@@ -38,10 +39,10 @@ func FallbackDialer(ctx context.Context, passwords []string) Dialer {
 			if !ok {
 				pw = passwords[0]
 			}
-			return RedisDialer(pw)(addr)
+			return RedisDialer(pw, t)(addr)
 		}
 		for _, pw := range passwords {
-			a := RedisDialer(pw)(addr)
+			a := RedisDialer(pw, t)(addr)
 			probe, cancel := context.WithTimeout(ctx, 5*time.Second)
 			_, err := a.Do(probe, "PING")
 			cancel()
@@ -56,7 +57,7 @@ func FallbackDialer(ctx context.Context, passwords []string) Dialer {
 			}
 			a.Close()
 		}
-		return RedisDialer(passwords[0])(addr)
+		return RedisDialer(passwords[0], t)(addr)
 	}
 }
 

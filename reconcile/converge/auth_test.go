@@ -62,7 +62,7 @@ func TestPasswordChangeOnLiveNodes(t *testing.T) {
 		t.Helper()
 		var res AuthResult
 		for i, n := range nodes {
-			r, err := ConvergeAuth(ctx, FallbackDialer(ctx, passwords), n.Port, pods[i:i+1], pw, drop, false)
+			r, err := ConvergeAuth(ctx, FallbackDialer(ctx, passwords, nil), n.Port, pods[i:i+1], pw, drop, false)
 			if err != nil {
 				t.Fatalf("converge auth on %s: %v", pods[i].Name, err)
 			}

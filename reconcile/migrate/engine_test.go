@@ -19,7 +19,7 @@ import (
 	"github.com/redis-gitops/redis-gitops/reconcile/migrate"
 )
 
-func dial(addr string) migrate.Conn { return converge.MigrationDialer("")(addr) }
+func dial(addr string) migrate.Conn { return converge.MigrationDialer("", nil)(addr) }
 
 func node(n *redistest.Node) migrate.Node {
 	return migrate.Node{ID: n.ID, Addr: n.Addr(), Name: "port-" + strconv.Itoa(n.Port)}

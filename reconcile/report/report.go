@@ -76,6 +76,9 @@ type Input struct {
 	// ScaleInHold says why the StatefulSet kept its live size this pass
 	// (pods to remove still hold data); empty when it did not.
 	ScaleInHold string
+	// TLSWarnings are what the check of spec.tls's certificate warns of
+	// (a node it does not cover, an expiry near).
+	TLSWarnings []string
 }
 
 // Report is the status of one cluster after one pass. Its YAML form is the
@@ -311,6 +314,9 @@ func Build(in Input) Report {
 	}
 	if in.ScaleInHold != "" {
 		r.Warnings = append(r.Warnings, redact("scale-in waits: "+in.ScaleInHold))
+	}
+	for _, w := range in.TLSWarnings {
+		r.Warnings = append(r.Warnings, redact("tls: "+w))
 	}
 	if in.TopologyErr != nil {
 		r.Errors = append(r.Errors, redact("topology: "+in.TopologyErr.Error()))

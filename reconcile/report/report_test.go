@@ -366,3 +366,18 @@ func TestPasswordRotationAndAddressesInTheReport(t *testing.T) {
 		t.Errorf("warnings %q", r.Warnings)
 	}
 }
+
+// TestTLSWarningsInTheReport: what the certificate check warns of is in
+// the report's warnings, as it was said (dates, not durations, so the
+// report does not change from one pass to the next).
+func TestTLSWarningsInTheReport(t *testing.T) {
+	in := goldenCases(t)["converged"]
+	in.TLSWarnings = []string{"tls.crt expires at 2027-01-04T10:00:00Z, within spec.tls.expiryWarning (720h0m0s): renew it"}
+	r := Build(in)
+	if want := "tls: " + in.TLSWarnings[0]; !slices.Contains(r.Warnings, want) {
+		t.Errorf("warnings %q lack %q", r.Warnings, want)
+	}
+	if again := Build(in); !slices.Equal(again.Warnings, r.Warnings) {
+		t.Errorf("two builds differ: %q and %q", r.Warnings, again.Warnings)
+	}
+}
