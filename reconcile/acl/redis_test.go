@@ -2,6 +2,8 @@ package acl
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -107,5 +109,43 @@ func TestDeclaredFormMatchesWhatRedisPrints(t *testing.T) {
 	}
 	if _, err := PlanUsers([]User{bad}, nil, []Node{{Pod: "n", Table: tbl}}); err == nil {
 		t.Error("PlanUsers took +nosuchcommand, which Redis refuses")
+	}
+}
+
+// TestConfigLinesStartANodeWithTheUsers: a redis-server that starts with
+// ConfigLines included (as a restarted pod does) has every declared user
+// exactly as declared.
+func TestConfigLinesStartANodeWithTheUsers(t *testing.T) {
+	ctx := context.Background()
+	users := []User{
+		{Name: "reports", Enabled: true, Hashes: []string{hashB}, Commands: []string{"+get", "+mget", "+cluster|slots"}, Keys: []string{"rep:*"}},
+		{Name: "app", Enabled: true, Hashes: []string{hashA, hashB}, Commands: []string{"+@read", "+@write", "-@dangerous"}, Keys: []string{"app:*"}, Channels: []string{"news.*"}},
+		{Name: "off", Enabled: false, Hashes: []string{hashA}, Commands: []string{"nocommands"}},
+	}
+	file := filepath.Join(t.TempDir(), "users.acl")
+	if err := os.WriteFile(file, []byte(ConfigLines(users)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := redistest.Start(t, 1, "include "+filepath.Dir(file)+"/*.acl")[0].Client
+	v, err := c.Do(ctx, "COMMAND").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := ParseCommandTable(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		v, err := c.Do(ctx, "ACL", "GETUSER", u.Name).Result()
+		if err != nil {
+			t.Fatalf("%s: %v (not loaded from the file?)", u.Name, err)
+		}
+		live, err := ParseGetUser(v)
+		if err != nil {
+			t.Fatalf("%s: %v", u.Name, err)
+		}
+		if diffs, err := Compare(u, live, tbl); err != nil || len(diffs) > 0 {
+			t.Errorf("%s as started from the file differs: %+v, %v", u.Name, diffs, err)
+		}
 	}
 }

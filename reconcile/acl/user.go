@@ -222,3 +222,22 @@ func plural(n int, word string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, word)
 }
+
+// ConfigLines are the declared users as redis.conf "user" lines, the
+// same rules SetUserArgs sends (passwords as #<hash>), one per line and
+// sorted by name: what a node restarted reads at start (render includes
+// them) until the daemon's next pass. Names, rules and patterns are single
+// words (spec validation), so each line splits back into its arguments.
+func ConfigLines(users []User) string {
+	sorted := slices.Clone(users)
+	slices.SortFunc(sorted, func(a, b User) int { return strings.Compare(a.Name, b.Name) })
+	var b strings.Builder
+	for _, u := range sorted {
+		b.WriteString("user")
+		for _, a := range SetUserArgs(u)[2:] {
+			b.WriteString(" " + a.(string))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}

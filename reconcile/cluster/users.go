@@ -21,9 +21,9 @@ import (
 // (render.UsersStateName) listing, one per line, the users the daemon
 // manages on the cluster's nodes: those it created from spec.users. A
 // user Git drops is deleted from the nodes only if it is listed there;
-// any other user a person made is reported and left alone. It is a
-// Secret, not a ConfigMap, because the names of a cluster's users tell
-// who may reach it; it holds no password.
+// any other user a person made is reported and left alone. The Secret also
+// holds the users' redis.conf lines (render.UsersFileKey), with password
+// hashes, which is why it is a Secret; it holds no password.
 const usersStateManaged = "managed"
 
 // DeclaredUsers reads spec.users with their passwords' SHA-256 hashes from
@@ -64,27 +64,47 @@ func (r *Redis) DeclaredUsers(ctx context.Context, c *spec.RedisCluster) ([]acl.
 	return out, nil
 }
 
+// usersState is the users-state Secret: the users the daemon manages,
+// and their redis.conf lines for nodes that restart (render.UsersFileKey).
+type usersState struct {
+	Managed []string
+	Config  string
+}
+
 // ManagedUsers reads the users-state Secret's list; none when it does not
 // exist. An error reading it is an error: read as "none", a user Git
 // dropped would stay on the nodes with its password (invariant 9).
 func (r *Redis) ManagedUsers(ctx context.Context, c *spec.RedisCluster) ([]string, error) {
+	st, err := r.readUsersState(ctx, c)
+	return st.Managed, err
+}
+
+func (r *Redis) readUsersState(ctx context.Context, c *spec.RedisCluster) (usersState, error) {
 	name := render.UsersStateName(c.Metadata.Name)
 	s, err := r.Client.CoreV1().Secrets(c.Metadata.Namespace).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, nil
+		return usersState{}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("users state %s/%s: %w", c.Metadata.Namespace, name, err)
+		return usersState{}, fmt.Errorf("users state %s/%s: %w", c.Metadata.Namespace, name, err)
 	}
-	return strings.Fields(string(s.Data[usersStateManaged])), nil
+	return usersState{Managed: strings.Fields(string(s.Data[usersStateManaged])), Config: string(s.Data[render.UsersFileKey])}, nil
 }
 
-func (r *Redis) writeManagedUsers(ctx context.Context, c *spec.RedisCluster, names []string) error {
+// writeUsersState writes st when it differs from old: a pass with nothing
+// to change writes nothing (invariant 7).
+func (r *Redis) writeUsersState(ctx context.Context, c *spec.RedisCluster, old, st usersState) error {
+	if slices.Equal(old.Managed, st.Managed) && old.Config == st.Config {
+		return nil
+	}
 	name := render.UsersStateName(c.Metadata.Name)
 	ac := corev1ac.Secret(name, c.Metadata.Namespace).
 		WithLabels(render.UsersStateLabels(c.Metadata.Name)).
 		WithType("Opaque").
-		WithData(map[string][]byte{usersStateManaged: []byte(strings.Join(names, "\n"))})
+		WithData(map[string][]byte{
+			usersStateManaged:   []byte(strings.Join(st.Managed, "\n")),
+			render.UsersFileKey: []byte(st.Config),
+		})
 	if _, err := r.Client.CoreV1().Secrets(c.Metadata.Namespace).Apply(ctx, ac, metav1.ApplyOptions{FieldManager: kube.FieldManager, Force: true}); err != nil {
 		return fmt.Errorf("users state %s/%s: %w", c.Metadata.Namespace, name, err)
 	}
@@ -103,33 +123,34 @@ func (r *Redis) convergeUsers(ctx context.Context, c *spec.RedisCluster, dial co
 	if err != nil {
 		return nil, err
 	}
-	managed, err := r.ManagedUsers(ctx, c)
+	st, err := r.readUsersState(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	if len(declared) == 0 && len(managed) == 0 {
+	if len(declared) == 0 && len(st.Managed) == 0 {
 		return nil, nil
 	}
 	pods, err := (&converge.Observer{Client: r.Client}).Pods(ctx, TargetFor(c))
 	if err != nil {
 		return nil, err
 	}
+	config := acl.ConfigLines(declared)
 	if !dryRun {
-		if before := union(managed, acl.Managed(declared)); !slices.Equal(before, managed) {
-			if err := r.writeManagedUsers(ctx, c, before); err != nil {
-				return nil, err
-			}
-			managed = before
+		// Recorded before any node changes: a user is known as managed
+		// before it exists, and a node that restarts from now on starts
+		// with the declared users.
+		before := usersState{Managed: union(st.Managed, acl.Managed(declared)), Config: config}
+		if err := r.writeUsersState(ctx, c, st, before); err != nil {
+			return nil, err
 		}
+		st = before
 	}
-	res, err := converge.ConvergeUsers(ctx, dial, render.ClientPort, pods, declared, managed, dryRun)
+	res, err := converge.ConvergeUsers(ctx, dial, render.ClientPort, pods, declared, st.Managed, dryRun)
 	if err != nil || dryRun || !res.Done {
 		return &res, err
 	}
-	if after := acl.Managed(declared); !slices.Equal(after, managed) {
-		if err := r.writeManagedUsers(ctx, c, after); err != nil {
-			return &res, err
-		}
+	if err := r.writeUsersState(ctx, c, st, usersState{Managed: acl.Managed(declared), Config: config}); err != nil {
+		return &res, err
 	}
 	return &res, nil
 }

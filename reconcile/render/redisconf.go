@@ -98,6 +98,10 @@ func redisConf(c *spec.RedisCluster) (string, error) {
 		}
 		line(k, v)
 	}
+	if hasUsers(c) {
+		// spec.users as the daemon last wrote them (see users.go).
+		line("include", usersInclude)
+	}
 	if c.Spec.Auth != nil {
 		// The readiness probe's user: no password, and PING only.
 		line("user", probeUser+" on nopass -@all +ping")

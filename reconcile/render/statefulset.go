@@ -157,6 +157,9 @@ func podSpec(c *spec.RedisCluster) (*corev1ac.PodSpecApplyConfiguration, error) 
 	if c.Spec.TLS != nil {
 		p.WithVolumes(tlsVolumeSource(c))
 	}
+	if hasUsers(c) {
+		p.WithVolumes(usersVolumeSource(c))
+	}
 	if c.Spec.Monitoring.Enabled {
 		exp, err := exporterContainer(c)
 		if err != nil {
@@ -225,6 +228,9 @@ func redisContainer(c *spec.RedisCluster) (*corev1ac.ContainerApplyConfiguration
 	}
 	if c.Spec.TLS != nil {
 		ctr.WithEnv(tlsEnv()...).WithVolumeMounts(tlsMount())
+	}
+	if hasUsers(c) {
+		ctr.WithVolumeMounts(usersMount())
 	}
 	return ctr, nil
 }
