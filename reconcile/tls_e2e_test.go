@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -105,7 +106,7 @@ func (h *harness) tlsNode(ca *tlstest.CA, pod string) *redis.Client {
 // TestClusterWithTLS: a 3x1 cluster declared with spec.tls forms over
 // TLS. A cluster client that trusts the CA writes and reads keys through
 // every master; a plaintext client and a client trusting another CA are
-// refused; `redis-cli --tls --cluster check`, run in a pod with the
+// refused; `redis-gitops status` reads it over TLS; `redis-cli --tls --cluster check`, run in a pod with the
 // container's TLS variables, passes; every node runs replication and the
 // bus over TLS with its plaintext port closed, and every replica's link
 // is up. Then a Secret whose key does not go with its certificate is
@@ -139,6 +140,13 @@ func TestClusterWithTLS(t *testing.T) {
 	}
 	if strings.Contains(check, "[WARNING]") || strings.Contains(check, "[ERR]") {
 		t.Fatalf("redis-cli --tls --cluster check warns:\n%s", check)
+	}
+
+	// `redis-gitops status` reads the live cluster over TLS too (the Secret
+	// from the StatefulSet's annotations): every node answers, no drift.
+	status := exec.Command(sandboxtest.Bin("redis-gitops"), "status", "--kubeconfig", sandboxtest.Kubeconfig(), h.ns+"/"+h.c.Metadata.Name)
+	if out, err := status.CombinedOutput(); err != nil || !strings.Contains(string(out), "6 pods, 6 answering") {
+		t.Errorf("redis-gitops status: %v\n%s", err, out)
 	}
 
 	// Data through every master, over TLS, by names the certificate carries.

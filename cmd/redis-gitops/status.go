@@ -12,9 +12,11 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/redis-gitops/redis-gitops/reconcile/cluster"
 	"github.com/redis-gitops/redis-gitops/reconcile/converge"
 	"github.com/redis-gitops/redis-gitops/reconcile/render"
 	"github.com/redis-gitops/redis-gitops/reconcile/topology"
+	"github.com/redis-gitops/redis-gitops/spec"
 )
 
 func init() {
@@ -62,15 +64,26 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 		}
 	}
+	// With spec.tls, over TLS as the daemon does: the Secret and clientAuth
+	// are in the StatefulSet's annotations.
+	port, tlsc := render.ClientPort, (*converge.TLS)(nil)
+	if secret := ann[render.AnnotationTLSSecret]; secret != "" {
+		c := &spec.RedisCluster{Metadata: spec.Metadata{Name: name, Namespace: ns},
+			Spec: spec.ClusterSpec{TLS: &spec.TLS{SecretRef: spec.TLSSecretRef{Name: secret}, ClientAuth: ann[render.AnnotationTLSClientAuth]}}}
+		if tlsc, err = (&cluster.Redis{Client: a.Client}).TLS(ctx, c); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		port = render.TLSPort
+	}
 	t := converge.Target{Namespace: ns, Name: name, Selector: render.ManagedSelector(name),
-		TopologyKey: ann[render.AnnotationTopologyKey], ZoneKey: ann[render.AnnotationZoneKey], Port: render.ClientPort}
-	ob := &converge.Observer{Client: a.Client, Dial: converge.RedisDialer(password, nil)}
+		TopologyKey: ann[render.AnnotationTopologyKey], ZoneKey: ann[render.AnnotationZoneKey], Port: port}
+	ob := &converge.Observer{Client: a.Client, Dial: converge.RedisDialer(password, tlsc)}
 	o, err := ob.Observe(ctx, t)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
 	plan := topology.PlanTopology(topology.Desired{Masters: masters, ReplicasPerMaster: replicas, ZoneAware: t.ZoneKey != "",
-		ClientPort: render.ClientPort, BusPort: render.BusPort}, o)
+		ClientPort: port, BusPort: render.BusPort}, o)
 	printStatus(stdout, ns+"/"+name, o, plan)
 	if len(plan.Drift) > 0 || len(plan.Actions) > 0 {
 		return &exitError{code: 1}

@@ -52,6 +52,7 @@ func TopologyAnnotations(c *spec.RedisCluster) map[string]string {
 	if c.Spec.Placement.ZoneKey != "" {
 		a[AnnotationZoneKey] = c.Spec.Placement.ZoneKey
 	}
+	maps.Copy(a, tlsAnnotations(c))
 	return a
 }
 

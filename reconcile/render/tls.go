@@ -56,6 +56,20 @@ const (
 	EnvTLSKeyFile  = "REDIS_TLS_KEY_FILE"
 )
 
+// Annotations on the StatefulSet naming the TLS Secret and clientAuth, so
+// that `redis-gitops status` reaches a TLS cluster without its Git repo.
+const (
+	AnnotationTLSSecret     = "redis-gitops.dev/tls-secret"
+	AnnotationTLSClientAuth = "redis-gitops.dev/tls-client-auth"
+)
+
+func tlsAnnotations(c *spec.RedisCluster) map[string]string {
+	if c.Spec.TLS == nil {
+		return nil
+	}
+	return map[string]string{AnnotationTLSSecret: c.Spec.TLS.SecretRef.Name, AnnotationTLSClientAuth: c.Spec.TLS.ClientAuth}
+}
+
 // ServingPort is the port the daemon, the probes and the exporter talk to
 // a node on: TLSPort with spec.tls, ClientPort without.
 func ServingPort(c *spec.RedisCluster) int {
