@@ -163,7 +163,10 @@ func (p *DriftPullRequests) Scanned(ctx context.Context, c *spec.RedisCluster, f
 		return fmt.Errorf("drift pull request of %s: %w", key, err)
 	}
 	if commit == "" {
-		return fmt.Errorf("drift pull request of %s: the edits change nothing in %s", key, file)
+		// The watched branch already says it (a merge the daemon has not
+		// applied yet): nothing to propose.
+		log.Info("drift pull request: Git already says what the cluster runs", "file", file)
+		return nil
 	}
 	title, body := driftpr.Title(proposal), driftpr.Body(proposal, c.Spec.Reconcile.Drift, since, plannedActions(r))
 	number := 0

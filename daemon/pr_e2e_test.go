@@ -117,8 +117,9 @@ func TestPullRequestPlans(t *testing.T) {
 }
 
 // planningDaemon starts a daemon that plans pull requests on a Gitea repo
-// of its own, seeded with clusters/cache.yaml, its webhooks in place.
-func planningDaemon(t *testing.T, prefix string, seed func(ns string) string) (*giteatest.Server, giteatest.Repo, string) {
+// of its own, seeded with clusters/cache.yaml, its webhooks in place;
+// extra flags go last.
+func planningDaemon(t *testing.T, prefix string, seed func(ns string) string, extra ...string) (*giteatest.Server, giteatest.Repo, string) {
 	t.Helper()
 	srv := giteatest.Shared(t)
 	ns := sandboxtest.Namespace(t, prefix)
@@ -128,8 +129,8 @@ func planningDaemon(t *testing.T, prefix string, seed func(ns string) string) (*
 	if err := os.WriteFile(tokenFile, []byte(srv.Token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := startDaemon(t, "daemon-"+prefix, repo, ns, "--interval", "2s",
-		"--forge", "gitea", "--forge-url", srv.URL, "--forge-repo", repo.FullName(), "--forge-token-file", tokenFile)
+	d := startDaemon(t, "daemon-"+prefix, repo, ns, append([]string{"--interval", "2s",
+		"--forge", "gitea", "--forge-url", srv.URL, "--forge-repo", repo.FullName(), "--forge-token-file", tokenFile}, extra...)...)
 	srv.AddWebhookEvents(t, repo, "http://"+d.addr+"/hooks/gitea", webhookSecret, "push", "pull_request", "pull_request_sync")
 	return srv, repo, ns
 }

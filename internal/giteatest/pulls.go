@@ -101,3 +101,45 @@ func (s *Server) CommitStatuses(t testing.TB, repo Repo, ref string) []CommitSta
 	s.must(t, s.api(t.Context(), http.MethodGet, repoPath(repo, "commits", ref, "status"), nil, &got))
 	return got.Statuses
 }
+
+// PullRequest is a pull request as the API shows it.
+type PullRequest struct {
+	Number int    `json:"number"`
+	Title  string `json:"title"`
+	Body   string `json:"body"`
+	State  string `json:"state"` // open | closed
+	Merged bool   `json:"merged"`
+	Head   struct {
+		Ref string `json:"ref"`
+	} `json:"head"`
+	Base struct {
+		Ref string `json:"ref"`
+	} `json:"base"`
+}
+
+// PullRequests returns every pull request of repo, open and closed, whose
+// head is branch.
+func (s *Server) PullRequests(t testing.TB, repo Repo, branch string) []PullRequest {
+	t.Helper()
+	var out []PullRequest
+	for page := 1; ; page++ {
+		var got []PullRequest
+		s.must(t, s.api(t.Context(), http.MethodGet, repoPath(repo, "pulls")+"?state=all&limit=50&page="+strconv.Itoa(page), nil, &got))
+		for _, p := range got {
+			if p.Head.Ref == branch {
+				out = append(out, p)
+			}
+		}
+		if len(got) < 50 {
+			return out
+		}
+	}
+}
+
+// PullDiff returns the diff of pull request pr, as `git diff` prints it.
+func (s *Server) PullDiff(t testing.TB, repo Repo, pr int) string {
+	t.Helper()
+	b, err := s.request(t.Context(), http.MethodGet, repoPath(repo, "pulls", strconv.Itoa(pr)+".diff"), nil)
+	s.must(t, err)
+	return string(b)
+}
