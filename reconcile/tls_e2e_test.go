@@ -112,7 +112,8 @@ func (h *harness) tlsNode(ca *tlstest.CA, pod string) *redis.Client {
 // is up. Then a Secret whose key does not go with its certificate is
 // refused before any change, naming the Secret and the key, and the
 // cluster keeps serving: every key reads back, no pod restarted, every
-// pod Ready.
+// pod Ready. So are a Secret without ca.crt, an expired certificate and
+// one for none of the pods.
 func TestClusterWithTLS(t *testing.T) {
 	ca := tlstest.NewCA(t, "redis-gitops e2e CA")
 	h := newHarnessWith(t, "tls", func(h *harness) { h.withTLS(ca) })
@@ -219,30 +220,44 @@ func TestClusterWithTLS(t *testing.T) {
 		node.Close()
 	}
 
-	// A bad Secret: the key of another certificate. Refused before any
-	// change, and the cluster keeps serving.
+	// Bad Secrets, one after the other: each is refused before any change,
+	// naming the Secret and the cause, and the cluster keeps serving.
 	before := map[string]string{}
 	for name, p := range pods {
 		before[name] = string(p.UID)
 	}
-	wrong := ca.Issue(t, tlstest.Leaf{DNSNames: tlsNames(h)})
-	data := ca.SecretData(ca.Issue(t, tlstest.Leaf{DNSNames: tlsNames(h)}))
-	data["tls.key"] = wrong.KeyPEM
-	h.putTLSSecret(data)
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	p := reconcile.Pass{Applier: &kube.Applier{Client: h.client, Dynamic: sandboxtest.Dynamic(t)}, Redis: h.redis, Log: h.redis.Log}
-	bad := p.Run(pctx, []*spec.RedisCluster{h.c}, nil).Clusters[0]
-	err = bad.Err()
-	wantErr := "tls secret " + h.ns + "/cache-tls: tls.key: does not go with tls.crt"
-	if err == nil || !strings.Contains(err.Error(), wantErr) || !errors.Is(err, certs.ErrBadSecret) {
-		t.Fatalf("a pass with a mismatched key: %v, want %q", err, wantErr)
-	}
-	if bad.Topology != nil || bad.Objects != nil {
-		t.Errorf("the refused pass reached Kubernetes or Redis: objects %v, topology %v", bad.Objects, bad.Topology)
-	}
-	if errs := strings.Join(bad.Report.Errors, "\n"); !strings.Contains(errs, wantErr) {
-		t.Errorf("the report does not name the cause:\n%s", errs)
+	wrongKey := ca.SecretData(ca.Issue(t, tlstest.Leaf{DNSNames: tlsNames(h)}))
+	wrongKey["tls.key"] = ca.Issue(t, tlstest.Leaf{DNSNames: tlsNames(h)}).KeyPEM
+	noCA := ca.SecretData(ca.Issue(t, tlstest.Leaf{DNSNames: tlsNames(h)}))
+	delete(noCA, "ca.crt")
+	expired := ca.SecretData(ca.Issue(t, tlstest.Leaf{DNSNames: tlsNames(h), NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)}))
+	elsewhere := ca.SecretData(ca.Issue(t, tlstest.Leaf{DNSNames: []string{"*.cache-nodes.elsewhere.svc"}}))
+	secretID := "tls secret " + h.ns + "/cache-tls: "
+	for _, bc := range []struct {
+		name string
+		data map[string][]byte
+		want string
+	}{
+		{"a key that does not go with the certificate", wrongKey, secretID + "tls.key: does not go with tls.crt"},
+		{"no ca.crt", noCA, secretID + "ca.crt: missing or empty"},
+		{"an expired certificate", expired, secretID + "tls.crt expired at"},
+		{"a certificate for none of the pods", elsewhere, secretID + "tls.crt covers none of the pods"},
+	} {
+		h.putTLSSecret(bc.data)
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		p := reconcile.Pass{Applier: &kube.Applier{Client: h.client, Dynamic: sandboxtest.Dynamic(t)}, Redis: h.redis, Log: h.redis.Log}
+		bad := p.Run(pctx, []*spec.RedisCluster{h.c}, nil).Clusters[0]
+		cancel()
+		err := bad.Err()
+		if err == nil || !strings.Contains(err.Error(), bc.want) || !errors.Is(err, certs.ErrBadSecret) {
+			t.Fatalf("%s: the pass ended with %v, want %q", bc.name, err, bc.want)
+		}
+		if bad.Topology != nil || bad.Objects != nil {
+			t.Errorf("%s: the refused pass reached Kubernetes or Redis: objects %v, topology %v", bc.name, bad.Objects, bad.Topology)
+		}
+		if errs := strings.Join(bad.Report.Errors, "\n"); !strings.Contains(errs, bc.want) {
+			t.Errorf("%s: the report does not name the cause:\n%s", bc.name, errs)
+		}
 	}
 	c2 := h.tlsData(ca)
 	defer c2.Close()
