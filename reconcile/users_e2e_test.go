@@ -14,7 +14,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/redis-gitops/redis-gitops/internal/sandboxtest"
+	"github.com/redis-gitops/redis-gitops/reconcile"
 	"github.com/redis-gitops/redis-gitops/reconcile/converge"
+	"github.com/redis-gitops/redis-gitops/reconcile/kube"
 	"github.com/redis-gitops/redis-gitops/reconcile/report"
 	"github.com/redis-gitops/redis-gitops/spec"
 )
@@ -62,7 +64,8 @@ var clusterCommands = []string{"+ping", "+command", "+cluster|slots", "+cluster|
 // correct; a user made by hand is reported and kept; a user removed from
 // Git is gone from every node; a restarted pod starts with its users,
 // before any pass; a user's password rotates through a second Secret with no
-// failed write; no password reaches a report. The cluster has spec.auth:
+// failed write; a rule Redis refuses or a Secret without its key fails
+// the pass by name and changes no node; no password reaches a report. The cluster has spec.auth:
 // the daemon's admin access (default) and the readiness probe's user keep
 // working throughout.
 func TestACLUsers(t *testing.T) {
@@ -258,6 +261,7 @@ func TestACLUsers(t *testing.T) {
 	}
 
 	reports = append(reports, rotateUserPassword(t, h, appPW1, appPW2)...)
+	reports = append(reports, badUserInput(t, h, appPW2)...)
 	h.check()
 	for name, p := range h.pods() {
 		if !podReady(p) {
@@ -299,6 +303,64 @@ func restartPod(t *testing.T, h *harness, name string) {
 		}
 		return nil
 	})
+}
+
+// badUserInput: a rule Redis refuses, and a Secret without the key named,
+// each fail the pass naming the cause, change no node (app keeps its keys
+// and its password) and leave the pods' startup file as it was.
+func badUserInput(t *testing.T, h *harness, pw string) []report.Report {
+	t.Helper()
+	ctx := context.Background()
+	good := h.c.Spec.Users[0]
+	stateBefore := usersStateFile(t, h)
+	var out []report.Report
+	for _, tc := range []struct {
+		name string
+		mod  func(u *spec.User)
+		want string
+	}{
+		{"a rule Redis refuses", func(u *spec.User) {
+			u.Commands = append(slices.Clone(u.Commands), "+nosuchcommand")
+		}, `refuses a command rule: "+nosuchcommand": no command "nosuchcommand"`},
+		{"a Secret without the key", func(u *spec.User) {
+			u.PasswordSecretRefs = append(slices.Clone(u.PasswordSecretRefs), spec.SecretRef{Name: "app-1", Key: "nokey"})
+		}, `Secret ` + h.ns + `/app-1 has no key "nokey"`},
+	} {
+		u := good
+		u.Keys = []string{"*"} // would let app write other:k, were it applied
+		tc.mod(&u)
+		h.c.Spec.Users[0] = u
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		p := reconcile.Pass{Applier: &kube.Applier{Client: h.client, Dynamic: sandboxtest.Dynamic(t)}, Redis: h.redis, Log: h.redis.Log}
+		oc := p.Run(pctx, []*spec.RedisCluster{h.c}, nil).Clusters[0]
+		cancel()
+		out = append(out, oc.Report)
+		if err := oc.Err(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: the pass ends with %v, want an error containing %q", tc.name, err, tc.want)
+		}
+		for name, p := range h.pods() {
+			c := node(p, "app", pw)
+			if err := c.Set(ctx, "other:k", "v", 0).Err(); !noPerm(err) {
+				t.Errorf("%s: app SET other:k on %s: %v, want NOPERM (no node changed)", tc.name, name, err)
+			}
+			c.Close()
+		}
+		if got := usersStateFile(t, h); got != stateBefore {
+			t.Errorf("%s: the pods' startup users changed:\n%s", tc.name, got)
+		}
+	}
+	h.c.Spec.Users[0] = good
+	return out
+}
+
+// usersStateFile is the users file the pods start with.
+func usersStateFile(t *testing.T, h *harness) string {
+	t.Helper()
+	s, err := h.client.CoreV1().Secrets(h.ns).Get(context.Background(), "cache-redis-gitops-users", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(s.Data["users.acl"])
 }
 
 // usersDrift is a report's ACL user drift by "pod path".

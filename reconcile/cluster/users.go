@@ -135,21 +135,18 @@ func (r *Redis) convergeUsers(ctx context.Context, c *spec.RedisCluster, dial co
 		return nil, err
 	}
 	config := acl.ConfigLines(declared)
-	if !dryRun {
-		// Recorded before any node changes: a user is known as managed
-		// before it exists, and a node that restarts from now on starts
-		// with the declared users.
-		before := usersState{Managed: union(st.Managed, acl.Managed(declared)), Config: config}
-		if err := r.writeUsersState(ctx, c, st, before); err != nil {
-			return nil, err
-		}
-		st = before
-	}
-	res, err := converge.ConvergeUsers(ctx, dial, render.ClientPort, pods, declared, st.Managed, dryRun)
+	// Recorded once the plan holds (every rule taken by every node's
+	// command table: a rule Redis refuses in the pods' startup file would
+	// stop a restarted node) and before any node changes: a user is known
+	// as managed before it exists, and a node that restarts from then on
+	// starts with the declared users.
+	recorded := usersState{Managed: union(st.Managed, acl.Managed(declared)), Config: config}
+	record := func() error { return r.writeUsersState(ctx, c, st, recorded) }
+	res, err := converge.ConvergeUsers(ctx, dial, render.ClientPort, pods, declared, recorded.Managed, dryRun, record)
 	if err != nil || dryRun || !res.Done {
 		return &res, err
 	}
-	if err := r.writeUsersState(ctx, c, st, usersState{Managed: acl.Managed(declared), Config: config}); err != nil {
+	if err := r.writeUsersState(ctx, c, recorded, usersState{Managed: acl.Managed(declared), Config: config}); err != nil {
 		return &res, err
 	}
 	return &res, nil

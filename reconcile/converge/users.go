@@ -26,11 +26,12 @@ type UsersResult struct {
 
 // ConvergeUsers reads every running pod's users (ACL USERS, then ACL
 // GETUSER of the declared and managed ones) and command table (COMMAND),
-// plans (acl.PlanUsers) and, unless dryRun, runs the steps in order,
-// stopping at the first error. A pod not running or not answering is
-// Missed, not an error. A declared rule a node refuses fails the plan
-// before any node changes.
-func ConvergeUsers(ctx context.Context, dial Dialer, port int, pods []topology.Pod, declared []acl.User, managed []string, dryRun bool) (UsersResult, error) {
+// plans (acl.PlanUsers) and, unless dryRun, calls before (when set: the
+// caller records what it is about to do; its error stops the pass) and
+// runs the steps in order, stopping at the first error. A pod not running
+// or not answering is Missed, not an error. A declared rule a node
+// refuses fails the plan before any node changes, and before before.
+func ConvergeUsers(ctx context.Context, dial Dialer, port int, pods []topology.Pod, declared []acl.User, managed []string, dryRun bool, before func() error) (UsersResult, error) {
 	var res UsersResult
 	var nodes []acl.Node
 	for _, p := range pods {
@@ -51,8 +52,16 @@ func ConvergeUsers(ctx context.Context, dial Dialer, port int, pods []topology.P
 		return res, err
 	}
 	res.Plan = plan
-	res.Done = len(plan.Steps) == 0 && len(res.Missed) == 0
-	if res.Done || dryRun {
+	if dryRun {
+		res.Done = len(plan.Steps) == 0 && len(res.Missed) == 0
+		return res, nil
+	}
+	if before != nil {
+		if err := before(); err != nil {
+			return res, err
+		}
+	}
+	if res.Done = len(plan.Steps) == 0 && len(res.Missed) == 0; res.Done {
 		return res, nil
 	}
 	byName := map[string]acl.User{}
