@@ -101,3 +101,21 @@ func reannounce(ctx context.Context, a Admin, tlsPort int) error {
 	}
 	return nil
 }
+
+// TLSProgress is a switch between plaintext and TLS across passes: where
+// the nodes were, the plan this pass made, what it ran, and where they are.
+type TLSProgress struct {
+	// From is the lowest stage among the nodes read, before this pass.
+	From tlsplan.Stage `json:"from" yaml:"from"`
+	// Stage is where the last step run left the cluster.
+	Stage  tlsplan.Stage `json:"stage" yaml:"stage"`
+	Target tlsplan.Stage `json:"target" yaml:"target"`
+	// Steps is the plan (tlsplan.PlanSwitch), before it ran.
+	Steps []tlsplan.Step `json:"steps,omitempty" yaml:"steps,omitempty"`
+	// Executed are the steps run.
+	Executed []tlsplan.Step `json:"executed,omitempty" yaml:"executed,omitempty"`
+	// Missed are the pods not read, with why.
+	Missed []string `json:"missed,omitempty" yaml:"missed,omitempty"`
+	// Done: every node is at the target.
+	Done bool `json:"done" yaml:"done"`
+}

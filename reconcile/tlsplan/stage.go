@@ -119,3 +119,17 @@ func NodeFromConfig(pod string, ports Ports, conf map[string]string) (Node, erro
 	}
 	return n, nil
 }
+
+// MarshalText writes a stage by its name, as reports show it.
+func (s Stage) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a stage by its name.
+func (s *Stage) UnmarshalText(b []byte) error {
+	for x := Off; x <= Only; x++ {
+		if x.String() == string(b) {
+			*s = x
+			return nil
+		}
+	}
+	return fmt.Errorf("tls stage %q: none of %q", b, stageNames)
+}
