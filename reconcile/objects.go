@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis-gitops/redis-gitops/reconcile/kube"
 	"github.com/redis-gitops/redis-gitops/reconcile/render"
+	"github.com/redis-gitops/redis-gitops/reconcile/tlsplan"
 	"github.com/redis-gitops/redis-gitops/spec"
 )
 
@@ -59,20 +60,35 @@ func ApplyObjectsFrom(ctx context.Context, a *kube.Applier, source string, clust
 	return applyObjects(ctx, a, source, clusters, loadErrs, dryRun, prune, nil, nil)
 }
 
-// applyObjects is ApplyObjectsFrom with scale-in holds by cluster key: a
-// held cluster's StatefulSet keeps its live size; and refusals by cluster
-// key: a refused cluster (its TLS Secret is bad) gets nothing applied.
-func applyObjects(ctx context.Context, a *kube.Applier, source string, clusters []*spec.RedisCluster, loadErrs spec.ErrorList, dryRun, prune bool, holds map[string]*Hold, refused map[string]error) ObjectsResult {
+// tlsApply is what a cluster's TLS asks of its objects this pass: the
+// stage its pods' configuration carries, or why it cannot be told (its
+// objects are then not applied).
+type tlsApply struct {
+	Stage tlsplan.Stage
+	Err   error
+}
+
+// applyObjects is ApplyObjectsFrom with scale-in holds by cluster key (a
+// held cluster's StatefulSet keeps its live size) and what each cluster's
+// TLS asks: the stage of the clusters in the middle of a switch, or a
+// refusal (a bad TLS Secret, a stage that cannot be told), for which
+// nothing of the cluster is applied.
+func applyObjects(ctx context.Context, a *kube.Applier, source string, clusters []*spec.RedisCluster, loadErrs spec.ErrorList, dryRun, prune bool, holds map[string]*Hold, tls map[string]tlsApply) ObjectsResult {
 	var out ObjectsResult
 	inGit := map[kube.ClusterRef]bool{}
 	for _, c := range clusters {
 		inGit[kube.ClusterRef{Namespace: c.Metadata.Namespace, Name: c.Metadata.Name}] = true
 		co := ClusterObjects{Cluster: c.Key(), DryRun: dryRun || c.Spec.ReportOnly() || c.Spec.Reconcile.Suspend}
-		objs, err := render.Render(c)
-		if why := refused[c.Key()]; why != nil {
-			co.Err = fmt.Errorf("%s: %w", c.Key(), why)
-		} else if h := holds[c.Key()]; h != nil && h.Err != nil {
+		stage := render.TargetStage(c)
+		ta, staged := tls[c.Key()]
+		if staged && ta.Err == nil {
+			stage = ta.Stage
+		}
+		objs, err := render.RenderAt(c, stage)
+		if h := holds[c.Key()]; h != nil && h.Err != nil {
 			co.Err = fmt.Errorf("%s: %w", c.Key(), h.Err)
+		} else if staged && ta.Err != nil {
+			co.Err = fmt.Errorf("%s: %w", c.Key(), ta.Err)
 		} else if err != nil {
 			co.Err = fmt.Errorf("render %s: %w", c.Key(), err)
 		} else {

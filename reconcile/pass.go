@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis-gitops/redis-gitops/reconcile/converge"
 	"github.com/redis-gitops/redis-gitops/reconcile/kube"
+	"github.com/redis-gitops/redis-gitops/reconcile/render"
 	"github.com/redis-gitops/redis-gitops/reconcile/report"
 	"github.com/redis-gitops/redis-gitops/spec"
 )
@@ -72,9 +73,17 @@ type PassResult struct {
 func (p Pass) Run(ctx context.Context, clusters []*spec.RedisCluster, loadErrs spec.ErrorList) PassResult {
 	var out PassResult
 	start := time.Now()
+	inGit := clusters
+	clusters, tlsFor := p.tlsBeforeApply(ctx, clusters)
 	holds := p.scaleInHolds(ctx, clusters)
 	tlsWarnings, refused := p.checkTLS(ctx, clusters, start)
-	out.Objects = applyObjects(ctx, p.Applier, p.Source, clusters, loadErrs, p.DryRun, p.Prune, holds, refused)
+	for key, why := range refused {
+		if tlsFor == nil {
+			tlsFor = map[string]tlsApply{}
+		}
+		tlsFor[key] = tlsApply{Err: why}
+	}
+	out.Objects = applyObjects(ctx, p.Applier, p.Source, clusters, loadErrs, p.DryRun, p.Prune, holds, tlsFor)
 	applied := time.Since(start)
 	for i, c := range clusters {
 		t0 := time.Now()
@@ -93,6 +102,9 @@ func (p Pass) Run(ctx context.Context, clusters []*spec.RedisCluster, loadErrs s
 				oc.Topology, oc.TopologyErr = &res, err
 				if oc.Hold != nil && err == nil && !oc.DryRun {
 					p.finishScaleIn(ctx, c, &oc)
+				}
+				if c != inGit[i] && err == nil && !oc.DryRun {
+					p.finishTLSOff(ctx, inGit[i], &oc)
 				}
 			}
 		}
@@ -198,6 +210,67 @@ func (p Pass) finishScaleIn(ctx context.Context, c *spec.RedisCluster, oc *Clust
 	}
 	oc.Objects.Changes = append(oc.Objects.Changes, res.Clusters[0].Result.Changes...)
 	oc.Hold = nil
+	more, err := p.Redis.Converge(ctx, c, false)
+	oc.Topology.Rounds = append(oc.Topology.Rounds, more.Rounds...)
+	oc.Topology.Executed = append(oc.Topology.Executed, more.Executed...)
+	oc.Topology.Final = more.Final
+	oc.TopologyErr = err
+}
+
+// tlsBeforeApply settles each cluster's TLS before its objects are
+// applied: the cluster as the pass treats it (cluster.Effective: a
+// cluster whose spec.tls was removed keeps its nodes' TLS until they are
+// back on plaintext), and, for a cluster with TLS, the stage its pods'
+// configuration carries (render.RenderAt). A cluster whose TLS cannot be
+// told gets an error instead, and none of its objects are applied this
+// pass: a guess could restart a pod onto a bus the others do not hear.
+// Plans (DryRun) render the spec's target and read nothing.
+func (p Pass) tlsBeforeApply(ctx context.Context, clusters []*spec.RedisCluster) ([]*spec.RedisCluster, map[string]tlsApply) {
+	if p.DryRun || p.Redis == nil {
+		return clusters, nil
+	}
+	out := make([]*spec.RedisCluster, len(clusters))
+	apply := map[string]tlsApply{}
+	for i, c := range clusters {
+		out[i] = c
+		if c.Spec.ReportOnly() || c.Spec.Reconcile.Suspend {
+			continue
+		}
+		eff, err := p.Redis.Effective(ctx, c)
+		if err != nil {
+			apply[c.Key()] = tlsApply{Err: err}
+			continue
+		}
+		out[i] = eff
+		if eff.Spec.TLS == nil {
+			continue
+		}
+		stage, err := p.Redis.TLSStageFor(ctx, eff)
+		apply[c.Key()] = tlsApply{Stage: stage, Err: err}
+		if p.Log != nil && err == nil && stage != render.TargetStage(eff) {
+			p.Log.Info("tls switch under way: the pods' configuration keeps the nodes' stage", "cluster", c.Key(), "stage", stage.String(), "target", render.TargetStage(eff).String())
+		}
+	}
+	return out, apply
+}
+
+// finishTLSOff applies the spec's objects once a cluster whose spec.tls
+// was removed has every node back on plaintext: the pods then restart
+// without the certificate, all on the plaintext bus. Until then the pass
+// applied the objects with the TLS the pods had (cluster.Effective).
+func (p Pass) finishTLSOff(ctx context.Context, c *spec.RedisCluster, oc *ClusterOutcome) {
+	if oc.Topology == nil || oc.Topology.TLS == nil || !oc.Topology.TLS.Done {
+		return // not back on plaintext yet: the next pass goes on
+	}
+	res := applyObjects(ctx, p.Applier, p.Source, []*spec.RedisCluster{c}, nil, false, false, nil, nil)
+	if err := res.Clusters[0].Err; err != nil {
+		oc.ObjectsErr = err
+		return
+	}
+	if p.Log != nil {
+		p.Log.Info("tls: every node is back on plaintext; the pods restart without the certificate", "cluster", c.Key())
+	}
+	oc.Objects.Changes = append(oc.Objects.Changes, res.Clusters[0].Result.Changes...)
 	more, err := p.Redis.Converge(ctx, c, false)
 	oc.Topology.Rounds = append(oc.Topology.Rounds, more.Rounds...)
 	oc.Topology.Executed = append(oc.Topology.Executed, more.Executed...)

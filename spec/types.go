@@ -271,6 +271,11 @@ type TLS struct {
 	// DefaultTLSExpiryWarning); cert-manager renews at two thirds of a
 	// certificate's life.
 	ExpiryWarning Duration `json:"expiryWarning,omitempty"`
+	// SwitchingOff is not part of the spec: the reconciler sets it on its
+	// own copy of a cluster whose spec.tls was removed while its nodes
+	// still run TLS, so that the pods keep their certificate and the
+	// daemon reaches them until they are all back on plaintext.
+	SwitchingOff bool `json:"-"`
 }
 
 // TLSSecretRef names the Secret holding a cluster's certificate.

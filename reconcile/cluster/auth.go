@@ -170,5 +170,5 @@ func (r *Redis) ObserveDialer(ctx context.Context, c *spec.RedisCluster) (conver
 	if err != nil {
 		return nil, err
 	}
-	return converge.FallbackDialer(ctx, passwordCandidates(pw, st), tlsc), nil
+	return nodeDialer(ctx, passwordCandidates(pw, st), tlsc), nil
 }

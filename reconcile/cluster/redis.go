@@ -139,7 +139,10 @@ func (r *Redis) ConvergeWith(ctx context.Context, c *spec.RedisCluster, opts Con
 	candidates := passwordCandidates(pw, st)
 	dial, migrateDial := r.Dial, r.Dial
 	if dial == nil {
-		dial, migrateDial = converge.FallbackDialer(ctx, candidates, tlsc), converge.MigrationDialer(pw, tlsc)
+		dial, migrateDial = nodeDialer(ctx, candidates, tlsc), converge.MigrationDialer(pw, tlsc)
+		if tlsc != nil {
+			migrateDial = converge.EitherPort(migrateDial, converge.MigrationDialer(pw, nil), render.TLSPort, render.ClientPort)
+		}
 	}
 	dial, migrateDial = wrap(dial), wrap(migrateDial)
 	t := TargetFor(c)
@@ -165,7 +168,7 @@ func (r *Redis) ConvergeWith(ctx context.Context, c *spec.RedisCluster, opts Con
 		}
 		if r.Dial == nil && !dryRun {
 			// A fresh dialer: the old password may be gone now.
-			dial = wrap(converge.FallbackDialer(ctx, candidates, tlsc))
+			dial = wrap(nodeDialer(ctx, candidates, tlsc))
 		}
 	}
 	// ACL users next: clients log in as them. A refused plan (a Secret
@@ -249,7 +252,7 @@ func (r *Redis) ConvergeWith(ctx context.Context, c *spec.RedisCluster, opts Con
 			}
 			res.Roll = topology.PlanRoll(res.Final, stale)
 		}
-		return res, nil
+		return res, r.convergeTLSAll(ctx, c, dial, t, &res, true)
 	}
 	// Pods whose template changed (image, resources) or that run a setting
 	// Redis cannot change at runtime restart one at a time.
@@ -269,6 +272,10 @@ func (r *Redis) ConvergeWith(ctx context.Context, c *spec.RedisCluster, opts Con
 			res.Final = o
 		}
 		res.Settings = nil // applied by the restarts
+	}
+	if err == nil {
+		// TLS last: the roll gave every pod its certificate.
+		err = r.convergeTLSAll(ctx, c, dial, t, &res, false)
 	}
 	return res, err
 }

@@ -63,8 +63,12 @@ func closeAll(admins map[string]converge.Admin) {
 // stage the live ConfigMap carries: a stage written from a partial view
 // could bring a restarted pod up on the other bus. dial reaches the nodes
 // on either port (converge.EitherPort).
-func (r *Redis) TLSStageFor(ctx context.Context, c *spec.RedisCluster, dial converge.Dialer) (tlsplan.Stage, error) {
+func (r *Redis) TLSStageFor(ctx context.Context, c *spec.RedisCluster) (tlsplan.Stage, error) {
 	target := render.TargetStage(c)
+	dial, err := r.nodeDialer(ctx, c)
+	if err != nil {
+		return 0, err
+	}
 	pods, err := (&converge.Observer{Client: r.Client}).Pods(ctx, TargetFor(c))
 	if err != nil {
 		return 0, err
@@ -163,4 +167,91 @@ func (r *Redis) convergeTLS(ctx context.Context, c *spec.RedisCluster, dial conv
 		r.Log.Info("tls switch", "cluster", c.Key(), "from", p.From.String(), "stage", p.Stage.String(), "target", target.String(), "steps", len(done), "of", len(p.Steps), "done", p.Done)
 	}
 	return p, err
+}
+
+// Effective is the cluster as this pass must treat it: c itself, or, when
+// spec.tls was removed while the live ConfigMap says the nodes are not
+// back on plaintext yet, a copy of c with the TLS its pods run with (the
+// Secret their StatefulSet mounts, the client auth their redis.conf
+// says, the plaintext port kept) marked SwitchingOff: the pods keep their
+// certificate, the daemon still reaches them over TLS, and the switch goes
+// down to plaintext before the pods restart without TLS. Rendering the
+// pods from a spec without TLS at once would restart them one by one onto
+// a plaintext bus that the others, still on TLS, do not hear.
+func (r *Redis) Effective(ctx context.Context, c *spec.RedisCluster) (*spec.RedisCluster, error) {
+	if c.Spec.TLS != nil {
+		return c, nil
+	}
+	live, ok, err := r.liveStage(ctx, c)
+	if err != nil || !ok || live == tlsplan.Off {
+		return c, err
+	}
+	ns := c.Metadata.Namespace
+	sts, err := r.Client.AppsV1().StatefulSets(ns).Get(ctx, c.Metadata.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("tls: switching %s off: read its StatefulSet: %w", c.Key(), err)
+	}
+	secret := render.TLSSecretOf(sts)
+	cm, err := r.Client.CoreV1().ConfigMaps(ns).Get(ctx, render.ConfigMapName(c.Metadata.Name), metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("tls: switching %s off: read its ConfigMap: %w", c.Key(), err)
+	}
+	auth := render.TLSAuthClientsOf(cm.Data[render.ConfigFileKey])
+	if secret == "" || auth == "" {
+		return nil, fmt.Errorf("tls: switching %s off: its pods run stage %q but the live StatefulSet mounts no certificate Secret or its redis.conf has no tls-auth-clients", c.Key(), live)
+	}
+	cp := *c
+	cp.Spec.TLS = &spec.TLS{SecretRef: spec.TLSSecretRef{Name: secret}, PlaintextPort: true, ClientAuth: auth,
+		ExpiryWarning: spec.Duration{Duration: spec.DefaultTLSExpiryWarning}, SwitchingOff: true}
+	return &cp, nil
+}
+
+// nodeDialer reaches the cluster's nodes whatever their stage: over TLS
+// where they listen on it, else over plaintext, with the password they
+// take.
+func (r *Redis) nodeDialer(ctx context.Context, c *spec.RedisCluster) (converge.Dialer, error) {
+	pw, err := r.Password(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	st, err := r.readAuthState(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	tlsc, err := r.TLS(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return nodeDialer(ctx, passwordCandidates(pw, st), tlsc), nil
+}
+
+// nodeDialer is FallbackDialer on either port with TLS (EitherPort: in the
+// middle of a switch some nodes have no TLS listener yet, some no
+// plaintext one any more), and on the plaintext port without.
+func nodeDialer(ctx context.Context, passwords []string, tlsc *converge.TLS) converge.Dialer {
+	if tlsc == nil {
+		return converge.FallbackDialer(ctx, passwords, nil)
+	}
+	return converge.EitherPort(converge.FallbackDialer(ctx, passwords, tlsc), converge.FallbackDialer(ctx, passwords, nil), render.TLSPort, render.ClientPort)
+}
+
+// convergeTLSAll runs the TLS half of a convergence, after the topology
+// and the roll: the switch between plaintext and TLS, stage by stage, then
+// the reload of a renewed certificate on the nodes that listen on TLS.
+func (r *Redis) convergeTLSAll(ctx context.Context, c *spec.RedisCluster, dial converge.Dialer, t converge.Target, res *converge.Result, dryRun bool) error {
+	if c.Spec.TLS == nil {
+		return nil
+	}
+	pods, err := (&converge.Observer{Client: r.Client}).Pods(ctx, t)
+	if err != nil {
+		return err
+	}
+	if res.TLS, err = r.convergeTLS(ctx, c, dial, pods, dryRun); err != nil {
+		return err
+	}
+	if res.TLS != nil && res.TLS.Stage < tlsplan.Listening {
+		return nil // no TLS listener yet: nothing to reload
+	}
+	res.Certificates, err = r.reloadCertificates(ctx, c, dial, pods, dryRun)
+	return err
 }

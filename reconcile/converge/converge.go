@@ -49,6 +49,12 @@ type Result struct {
 	// AnnounceWaiting says which nodes cannot announce their external
 	// address yet, and why (a load balancer without an IP, ...).
 	AnnounceWaiting []string
+	// TLS is where a switch between plaintext and TLS stands; nil for a
+	// cluster that has and had no TLS.
+	TLS *TLSProgress
+	// Certificates is where a renewal of the nodes' certificate stands;
+	// nil without spec.tls.
+	Certificates *CertReload
 }
 
 // Migration is what the slot migration engine did during a convergence.

@@ -119,3 +119,17 @@ type TLSProgress struct {
 	// Done: every node is at the target.
 	Done bool `json:"done" yaml:"done"`
 }
+
+// CertReload is where a certificate renewal stands on the nodes.
+type CertReload struct {
+	// Serial is the serial number (hex) of the certificate in the Secret.
+	Serial string `json:"serial" yaml:"serial"`
+	// Reloads counts the nodes told to load their files again.
+	Reloads int `json:"reloads,omitempty" yaml:"reloads,omitempty"`
+	// Stale are the pods still serving another certificate: the kubelet
+	// has not written the renewed Secret into them yet; the next pass
+	// tells them again.
+	Stale []string `json:"stale,omitempty" yaml:"stale,omitempty"`
+	// Unread are the pods whose certificate could not be read, with why.
+	Unread []string `json:"unread,omitempty" yaml:"unread,omitempty"`
+}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
+
 	"github.com/redis-gitops/redis-gitops/reconcile/tlsplan"
 	"github.com/redis-gitops/redis-gitops/spec"
 )
@@ -24,12 +26,13 @@ const (
 // ListenFileKey is the ConfigMap key of the stage file.
 const ListenFileKey = listenFile
 
-// TargetStage is the stage the spec asks for: plaintext without spec.tls,
-// bus and replication over TLS with the plaintext port kept
-// (spec.tls.plaintextPort), TLS only otherwise.
+// TargetStage is the stage the spec asks for: plaintext without spec.tls
+// (or while switching off, see spec.TLS.SwitchingOff), bus and replication
+// over TLS with the plaintext port kept (spec.tls.plaintextPort), TLS only
+// otherwise.
 func TargetStage(c *spec.RedisCluster) tlsplan.Stage {
 	switch {
-	case c.Spec.TLS == nil:
+	case c.Spec.TLS == nil || c.Spec.TLS.SwitchingOff:
 		return tlsplan.Off
 	case c.Spec.TLS.PlaintextPort:
 		return tlsplan.Bus
@@ -70,3 +73,36 @@ func stripComments(conf string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TLSSecretOf is the Secret a live StatefulSet mounts as the nodes'
+// certificate ("" when none).
+func TLSSecretOf(sts *appsv1.StatefulSet) string {
+	if sts == nil {
+		return ""
+	}
+	for _, v := range sts.Spec.Template.Spec.Volumes {
+		if v.Name == tlsVolume && v.Secret != nil {
+			return v.Secret.SecretName
+		}
+	}
+	return ""
+}
+
+// TLSAuthClientsOf reads spec.tls.clientAuth back from a live redis.conf's
+// tls-auth-clients ("" when it has none).
+func TLSAuthClientsOf(conf string) string {
+	for _, l := range strings.Split(conf, "\n") {
+		switch strings.TrimSpace(l) {
+		case "tls-auth-clients no":
+			return spec.ClientAuthNone
+		case "tls-auth-clients optional":
+			return spec.ClientAuthOptional
+		case "tls-auth-clients yes":
+			return spec.ClientAuthRequired
+		}
+	}
+	return ""
+}
+
+// ConfigFileKey is the ConfigMap key of redis.conf.
+const ConfigFileKey = configFile

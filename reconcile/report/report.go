@@ -306,6 +306,9 @@ func Build(in Input) Report {
 				r.Actions = append(r.Actions, redact(prefix(dryRun)+a.String()))
 			}
 		}
+		// TLS last, as the pass runs it: after the roll.
+		tlsActs, tlsDrift, tlsWarns := tlsReport(in.Topology.TLS, in.Topology.Certificates, dryRun)
+		r.Actions, r.Drift, r.Warnings = append(r.Actions, tlsActs...), append(r.Drift, tlsDrift...), append(r.Warnings, tlsWarns...)
 		// Destructive steps the policy holds back: in the report, never run.
 		for _, a := range plan.BlockedSteps() {
 			r.Warnings = append(r.Warnings, redact("blocked by policy: "+a.String()))
