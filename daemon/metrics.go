@@ -225,7 +225,12 @@ func readOnly(args []any) bool {
 	case "MEMORY":
 		return name(1) == "USAGE"
 	case "ACL":
-		return name(1) == "GETUSER" || name(1) == "WHOAMI"
+		switch name(1) {
+		case "GETUSER", "WHOAMI", "USERS", "LIST", "CAT":
+			return true
+		}
+	case "COMMAND": // the command table, which the users plan reads
+		return true
 	case "CLUSTER":
 		switch name(1) {
 		case "NODES", "INFO", "MYID", "SLOTS", "SHARDS", "COUNTKEYSINSLOT", "GETKEYSINSLOT", "KEYSLOT", "REPLICAS", "SLAVES":
