@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/redis-gitops/redis-gitops/daemon"
 	"github.com/redis-gitops/redis-gitops/daemon/driftpr"
 	"github.com/redis-gitops/redis-gitops/internal/giteatest"
 	"github.com/redis-gitops/redis-gitops/internal/sandboxtest"
@@ -69,6 +70,20 @@ func TestDriftPullRequests(t *testing.T) {
 				t.Errorf("description lacks %q:\n%s", want, first.Body)
 			}
 		}
+		// Its plan is the ordinary pull-request plan.
+		sandboxtest.Eventually(t, time.Minute, "the plan comment on it", func() error {
+			for _, c := range srv.PullComments(t, repo, first.Number) {
+				if !strings.Contains(c.Body, daemon.PlanMarker(key)) {
+					continue
+				}
+				// A catch-up: the ConfigMap follows Git, Redis needs nothing.
+				if !strings.Contains(c.Body, "`+ maxmemory 200mb`") || strings.Contains(c.Body, "CONFIG SET") {
+					t.Errorf("the plan is not a pure catch-up:\n%s", c.Body)
+				}
+				return nil
+			}
+			return fmt.Errorf("no plan comment")
+		})
 	})
 	if t.Failed() {
 		return

@@ -191,6 +191,29 @@ func (p *DriftPullRequests) Scanned(ctx context.Context, c *spec.RedisCluster, f
 	return nil
 }
 
+// Removed closes the drift pull request of a cluster that left Git, if
+// one is open (or may be: after a restart the daemon does not know).
+func (p *DriftPullRequests) Removed(ctx context.Context, cluster string) error {
+	m := p.memory(cluster)
+	if m.noOpen {
+		return nil
+	}
+	latest, err := p.latest(ctx, cluster, driftpr.Branch(cluster))
+	if err != nil || latest == nil || !latest.Open {
+		m.noOpen = err == nil
+		return err
+	}
+	if _, err := p.Forge.CreateComment(ctx, latest.Number, driftpr.CloseComment(cluster, "The cluster left Git; its objects were pruned. There is nothing left to propose.")); err != nil {
+		return fmt.Errorf("drift pull request of %s: %w", cluster, err)
+	}
+	if err := p.Forge.ClosePullRequest(ctx, latest.Number); err != nil {
+		return fmt.Errorf("drift pull request of %s: %w", cluster, err)
+	}
+	m.noOpen = true
+	p.Log.Info("drift pull request closed", "cluster", cluster, "pr", latest.Number, "reason", "the cluster left Git")
+	return nil
+}
+
 // latest is the newest pull request of branch that is cluster's drift pull
 // request (its description starts with the marker); nil for none.
 func (p *DriftPullRequests) latest(ctx context.Context, cluster, branch string) (*forge.PullRequest, error) {

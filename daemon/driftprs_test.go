@@ -174,4 +174,17 @@ func TestDriftPullRequestsScanned(t *testing.T) {
 	if f.lists != lists {
 		t.Errorf("scans with no drift and nothing open asked the forge %d times", f.lists-lists)
 	}
+
+	// A cluster that leaves Git gets its open pull request closed.
+	scan(p, "209715200")
+	scan(p, "209715200")
+	if n := len(f.prs); n != 2 || !f.prs[1].Open {
+		t.Fatalf("%d pull requests, the last open %v; want a second one open", n, f.prs[n-1].Open)
+	}
+	if err := newPRs().Removed(t.Context(), "prod/cache"); err != nil {
+		t.Fatal(err)
+	}
+	if f.prs[1].Open || len(f.comments[2]) != 1 || !strings.Contains(f.comments[2][0], "left Git") {
+		t.Errorf("after the cluster left Git: open %v, comments %q", f.prs[1].Open, f.comments[2])
+	}
 }

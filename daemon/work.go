@@ -82,6 +82,11 @@ func (d *Daemon) pass(ctx context.Context, w Work) {
 		return
 	}
 	d.offer(pendingReport{report: r, rev: rev, started: started})
+	if r.Mode == report.ModeRemoved && d.DriftPRs != nil {
+		if err := d.DriftPRs.Removed(ctx, w.Cluster); err != nil {
+			d.Log.Error("drift pull request", "cluster", w.Cluster, "err", err)
+		}
+	}
 	if c != nil && d.DriftPRs != nil {
 		file, err := filepath.Rel(specDir, c.Source.File)
 		if err == nil {

@@ -92,7 +92,7 @@ func Body(p Proposal, mode string, since time.Time, actions []string) string {
 	b.WriteString("\n#### What happens next\n\n")
 	if mode == spec.DriftReport {
 		b.WriteString("The cluster runs with `drift: report`: the daemon changes nothing and keeps reporting this drift.\n\n")
-		b.WriteString("- **Merge** to make Git say what the cluster runs: the drift of the proposed fields ends, and the next pass changes nothing in the cluster for it.\n")
+		b.WriteString("- **Merge** to make Git say what the cluster runs: the proposed fields stop being drift, and Redis needs no change for them (this pull request's plan shows what merging changes).\n")
 		b.WriteString("- **Close** unmerged to leave it reported; this pull request is not opened again for the same drift.\n")
 	} else {
 		b.WriteString("The cluster runs with `drift: correct`: the daemon sets drift back to what Git says on its passes; this drift outlasted that.\n\n")
