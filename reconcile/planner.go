@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -126,6 +127,18 @@ func (p Planner) planCluster(ctx context.Context, old, c *spec.RedisCluster, cha
 			cp.Objects = append(cp.Objects, kube.Change{Object: kube.RefOf(o), Action: kube.Created})
 		}
 	default:
+		// The certificate first, as a pass checks it: a Secret the pass
+		// would refuse is the plan's error, and nothing else is planned.
+		if p.Redis != nil {
+			warnings, err := p.Redis.CheckTLS(ctx, c, time.Now())
+			for _, w := range warnings {
+				cp.Warnings = append(cp.Warnings, "tls: "+w)
+			}
+			if err != nil {
+				cp.Errors = append(cp.Errors, "the pass will be refused: "+err.Error())
+				return cp
+			}
+		}
 		res := ApplyObjectsFrom(ctx, p.Applier, p.Source, []*spec.RedisCluster{c}, nil, true, false)
 		if err := res.Clusters[0].Err; err != nil {
 			cp.Errors = append(cp.Errors, err.Error())

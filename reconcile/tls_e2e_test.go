@@ -113,7 +113,7 @@ func (h *harness) tlsNode(ca *tlstest.CA, pod string) *redis.Client {
 // refused before any change, naming the Secret and the key, and the
 // cluster keeps serving: every key reads back, no pod restarted, every
 // pod Ready. So are a Secret without ca.crt, an expired certificate and
-// one for none of the pods.
+// one for none of the pods; a plan names each cause too.
 func TestClusterWithTLS(t *testing.T) {
 	ca := tlstest.NewCA(t, "redis-gitops e2e CA")
 	h := newHarnessWith(t, "tls", func(h *harness) { h.withTLS(ca) })
@@ -257,6 +257,11 @@ func TestClusterWithTLS(t *testing.T) {
 		}
 		if errs := strings.Join(bad.Report.Errors, "\n"); !strings.Contains(errs, bc.want) {
 			t.Errorf("%s: the report does not name the cause:\n%s", bc.name, errs)
+		}
+		// A plan (a pull request's, `redis-gitops plan`) says it too.
+		pl := reconcile.Planner{Applier: &kube.Applier{Client: h.client, Dynamic: sandboxtest.Dynamic(t)}, Redis: h.redis}
+		if res := pl.Plan(ctx, nil, []*spec.RedisCluster{h.c}, nil); len(res.Clusters) != 1 || !strings.Contains(strings.Join(res.Clusters[0].Errors, "\n"), bc.want) {
+			t.Errorf("%s: the plan does not name the cause: %+v", bc.name, res.Clusters)
 		}
 	}
 	c2 := h.tlsData(ca)
