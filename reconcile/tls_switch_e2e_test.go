@@ -29,7 +29,9 @@ import (
 // back over TLS, and no node serves plaintext any more. Then the Secret is
 // renewed while a TLS client writes: the next pass (the daemon's Secret
 // watch starts it) has every node serve the new certificate to a fresh
-// handshake, with no pod restarted and no write failed.
+// handshake, with no pod restarted and no write failed. Last, spec.tls is
+// removed: the nodes come back to plaintext, then restart without the
+// certificate, and every key reads back over plaintext.
 func TestTLSSwitchAndRenewal(t *testing.T) {
 	ctx := context.Background()
 	ca := tlstest.NewCA(t, "switch e2e CA")
@@ -100,6 +102,33 @@ func TestTLSSwitchAndRenewal(t *testing.T) {
 		got, err := converge.ServedCertificate(ctx, net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(render.TLSPort)), cfg)
 		if err != nil || got != want {
 			t.Errorf("%s serves %s (%v), want the renewed certificate %s", name, got, err, want)
+		}
+	}
+
+	// Off again: spec.tls removed. The nodes come back to plaintext at
+	// runtime first (the pods keep their certificate meanwhile), then the
+	// pods restart without it, all on the plaintext bus.
+	h.c.Spec.TLS = nil
+	oc = h.pass()
+	if p := oc.Topology.TLS; p == nil || !p.Done || p.Stage != tlsplan.Off {
+		t.Fatalf("the switch back: %+v, want done at plaintext", p)
+	}
+	h.check()
+	plain := h.data()
+	defer plain.Close()
+	for i := range 2000 {
+		if _, err := plain.Get(ctx, fmt.Sprintf("key:%d", i)).Result(); err != nil {
+			t.Fatalf("key:%d after the switch back to plaintext: %v", i, err)
+		}
+	}
+	for name, pod := range h.pods() {
+		if _, err := converge.ServedCertificate(ctx, net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(render.TLSPort)), cfg); err == nil {
+			t.Errorf("%s still serves TLS", name)
+		}
+		for _, v := range pod.Spec.Volumes {
+			if v.Secret != nil && v.Secret.SecretName == "cache-tls" {
+				t.Errorf("%s still mounts the certificate", name)
+			}
 		}
 	}
 }
