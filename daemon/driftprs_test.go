@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/rest"
+
 	"github.com/redis-gitops/redis-gitops/daemon/driftpr"
 	"github.com/redis-gitops/redis-gitops/daemon/forge"
 	"github.com/redis-gitops/redis-gitops/daemon/gitsource"
@@ -186,5 +188,32 @@ func TestDriftPullRequestsScanned(t *testing.T) {
 	}
 	if f.prs[1].Open || len(f.comments[2]) != 1 || !strings.Contains(f.comments[2][0], "left Git") {
 		t.Errorf("after the cluster left Git: open %v, comments %q", f.prs[1].Open, f.comments[2])
+	}
+}
+
+// TestConfigDriftPullRequests: drift pull requests are off by default and
+// need a forge; the flag takes off, opt-in or all.
+func TestConfigDriftPullRequests(t *testing.T) {
+	for _, tc := range []struct {
+		forge, value, wantErr string
+	}{
+		{"", "", ""},
+		{"", "opt-in", "--drift-pull-requests: needs --forge"},
+		{"gitea", "opt-in", ""},
+		{"github", "all", ""},
+		{"gitea", "yes", `--drift-pull-requests: off, opt-in or all, not "yes"`},
+	} {
+		cfg := Config{Repo: "https://example.invalid/r.git", Kube: &rest.Config{}, Forge: tc.forge, ForgeRepo: "o/r", ForgeURL: "http://127.0.0.1:3000", DriftPullRequests: tc.value}
+		cfg.SetDefaults()
+		err := cfg.Validate()
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("--forge %q --drift-pull-requests %q: %v", tc.forge, tc.value, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("--forge %q --drift-pull-requests %q: err %v, want %q", tc.forge, tc.value, err, tc.wantErr)
+		}
+		if tc.value == "" && cfg.DriftPullRequests != DriftPRsOff {
+			t.Errorf("default --drift-pull-requests = %q, want off", cfg.DriftPullRequests)
+		}
 	}
 }
