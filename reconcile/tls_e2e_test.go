@@ -106,7 +106,8 @@ func (h *harness) tlsNode(ca *tlstest.CA, pod string) *redis.Client {
 // TestClusterWithTLS: a 3x1 cluster declared with spec.tls forms over
 // TLS. A cluster client that trusts the CA writes and reads keys through
 // every master; a plaintext client and a client trusting another CA are
-// refused; `redis-gitops status` reads it over TLS; `redis-cli --tls --cluster check`, run in a pod with the
+// refused; `redis-gitops status` reads it over TLS; a scale-out to 4
+// masters moves slots (MIGRATE over TLS) with every key read back; `redis-cli --tls --cluster check`, run in a pod with the
 // container's TLS variables, passes; every node runs replication and the
 // bus over TLS with its plaintext port closed, and every replica's link
 // is up. Then a Secret whose key does not go with its certificate is
@@ -218,6 +219,23 @@ func TestClusterWithTLS(t *testing.T) {
 			t.Errorf("%s: replica link not up over TLS:\n%s", name, info)
 		}
 		node.Close()
+	}
+
+	// A scale-out moves slots over TLS: MIGRATE goes from node to node on
+	// the TLS port (Redis uses TLS for it with tls-cluster), and the new
+	// nodes join over the TLS bus, covered by the same wildcard.
+	h.c.Spec.Masters = 4
+	scaled := h.pass()
+	if scaled.Topology == nil || scaled.Topology.Migration == nil || scaled.Topology.Migration.Keys == 0 {
+		t.Errorf("the scale-out moved no key: %+v", scaled.Topology)
+	}
+	c3 := h.tlsData(ca)
+	defer c3.Close()
+	readAll(c3)
+	pods = h.pods()
+	if check := h.exec(first, "sh", "-c", fmt.Sprintf(`redis-cli --tls --cacert "$%s" --cluster check %s:%d`,
+		render.EnvTLSCAFile, pods[first].Status.PodIP, render.TLSPort)); !strings.Contains(check, "[OK] All 16384 slots covered.") || strings.Contains(check, "[ERR]") || len(pods) != 8 {
+		t.Fatalf("after the scale-out, %d pods; cluster check:\n%s", len(pods), check)
 	}
 
 	// Bad Secrets, one after the other: each is refused before any change,
