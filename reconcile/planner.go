@@ -218,6 +218,18 @@ func (p Planner) planCluster(ctx context.Context, old, c *spec.RedisCluster, cha
 		p.planRestarts(ctx, &cp, old, c, o, sts)
 	}
 	cp.Actions = tp.Actions
+	// No node to read (offline against the base revision, or a cluster
+	// that does not exist yet): the users from the specs, on every pod.
+	var pods []string
+	for _, pd := range podsOf(c.Metadata.Name, 0, int(want)) {
+		pods = append(pods, pd.Name)
+	}
+	switch {
+	case cp.Against == plan.AgainstBase:
+		cp.Users = specUsersSteps(old, c, pods)
+	case cp.Against == plan.AgainstEmpty, liveKnown && live == 0:
+		cp.Users = specUsersSteps(nil, c, pods)
+	}
 	if tp.Blocked != "" && !topology.IsWaiting(tp.Blocked) {
 		cp.Blocked = tp.Blocked
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis-gitops/redis-gitops/internal/sandboxtest"
 	"github.com/redis-gitops/redis-gitops/reconcile"
+	"github.com/redis-gitops/redis-gitops/reconcile/acl"
 	"github.com/redis-gitops/redis-gitops/reconcile/converge"
 	"github.com/redis-gitops/redis-gitops/reconcile/kube"
 	"github.com/redis-gitops/redis-gitops/reconcile/report"
@@ -181,8 +182,16 @@ func TestACLUsers(t *testing.T) {
 	}) {
 		t.Errorf("the dry run's actions do not plan the correction: %q", reported.Report.Actions)
 	}
+	// The pull-request plan of the same spec, against the live cluster.
+	pl := reconcile.Planner{Applier: &kube.Applier{Client: h.client, Dynamic: sandboxtest.Dynamic(t)}, Redis: h.redis}.
+		Plan(ctx, nil, []*spec.RedisCluster{h.c}, nil)
+	if cp := pl.Clusters[0]; !slices.ContainsFunc(cp.Users, func(st acl.Step) bool {
+		return st.Pod == victim.Name && st.User == "app" && st.Kind == acl.Update
+	}) || !slices.Contains(cp.UnmanagedUsers, acl.Unmanaged{Pod: victim.Name, User: "alice"}) {
+		t.Errorf("the plan's users: %+v, unmanaged %+v; want app set again on %s and alice reported", cp.Users, cp.UnmanagedUsers, victim.Name)
+	}
 	if err := node(victim, "app", appPW1).Set(ctx, "other:k", "v", 0).Err(); !allowed(err) {
-		t.Errorf("drift: report changed the hand edit (SET other:k: %v)", err)
+		t.Errorf("drift: report or the plan changed the hand edit (SET other:k: %v)", err)
 	}
 	h.c.Spec.Reconcile.Drift = spec.DriftCorrect
 	corrected := h.pass()
