@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -304,4 +305,52 @@ func TestClusterWithTLS(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestClusterWithTLSClientCertificates: with clientAuth required, a 3x0
+// cluster forms (the daemon presents the cluster's certificate, the
+// readiness probe the pod's); a client trusting the CA but presenting no
+// certificate is refused, one presenting a certificate the CA issued is
+// served, and one presenting a certificate of another CA is refused.
+func TestClusterWithTLSClientCertificates(t *testing.T) {
+	ca := tlstest.NewCA(t, "redis-gitops e2e CA")
+	h := newHarnessWith(t, "tls-mtls", func(h *harness) {
+		h.c.Spec.ReplicasPerMaster = new(int)
+		h.withTLS(ca)
+		h.c.Spec.TLS.ClientAuth = spec.ClientAuthRequired
+	})
+	h.pass()
+	ctx := context.Background()
+	client := func(certs ...tls.Certificate) *redis.ClusterClient {
+		var addrs []string
+		for name := range h.pods() {
+			addrs = append(addrs, fmt.Sprintf("%s:%d", render.PodDNSName(h.c, name), render.TLSPort))
+		}
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, MaxRedirects: 16, MaxRetries: -1,
+			Dialer: h.tlsDialer(&tls.Config{RootCAs: ca.Pool(), Certificates: certs, MinVersion: tls.VersionTLS12})})
+	}
+	app := ca.Issue(t, tlstest.Leaf{DNSNames: []string{"app"}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	withCert := client(app.TLSCertificate(t))
+	defer withCert.Close()
+	for i := range 100 {
+		if err := withCert.Set(ctx, fmt.Sprintf("key:%d", i), "v", 0).Err(); err != nil {
+			t.Fatalf("a client with a certificate of the CA: %v", err)
+		}
+	}
+	anonymous := client()
+	defer anonymous.Close()
+	if err := anonymous.Get(ctx, "key:1").Err(); err == nil {
+		t.Errorf("a client without a certificate was served")
+	}
+	other := tlstest.NewCA(t, "another CA")
+	stranger := client(other.Issue(t, tlstest.Leaf{DNSNames: []string{"app"}}).TLSCertificate(t))
+	defer stranger.Close()
+	if err := stranger.Get(ctx, "key:1").Err(); err == nil {
+		t.Errorf("a client with a certificate of another CA was served")
+	}
+	for name, p := range h.pods() {
+		if !podReady(p) {
+			t.Errorf("%s is not Ready: the probe presents the pod's certificate", name)
+		}
+	}
 }
