@@ -121,6 +121,13 @@ func TestPullRequestPlans(t *testing.T) {
 // extra flags go last.
 func planningDaemon(t *testing.T, prefix string, seed func(ns string) string, extra ...string) (*giteatest.Server, giteatest.Repo, string) {
 	t.Helper()
+	srv, repo, ns, _ := planningDaemonProc(t, prefix, seed, extra...)
+	return srv, repo, ns
+}
+
+// planningDaemonProc is planningDaemon that also returns the daemon.
+func planningDaemonProc(t *testing.T, prefix string, seed func(ns string) string, extra ...string) (*giteatest.Server, giteatest.Repo, string, *daemonProc) {
+	t.Helper()
 	srv := giteatest.Shared(t)
 	ns := sandboxtest.Namespace(t, prefix)
 	repo := srv.CreateRepo(t, prefix+"-"+ns)
@@ -132,7 +139,7 @@ func planningDaemon(t *testing.T, prefix string, seed func(ns string) string, ex
 	d := startDaemon(t, "daemon-"+prefix, repo, ns, append([]string{"--interval", "2s",
 		"--forge", "gitea", "--forge-url", srv.URL, "--forge-repo", repo.FullName(), "--forge-token-file", tokenFile}, extra...)...)
 	srv.AddWebhookEvents(t, repo, "http://"+d.addr+"/hooks/gitea", webhookSecret, "push", "pull_request", "pull_request_sync")
-	return srv, repo, ns
+	return srv, repo, ns, d
 }
 
 func hasStatus(statuses []giteatest.CommitStatus, context, state, descContains string) error {
