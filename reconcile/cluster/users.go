@@ -165,8 +165,8 @@ func (r *Redis) logUsers(c *spec.RedisCluster, res *converge.UsersResult) {
 	if r.Log == nil || res == nil {
 		return
 	}
-	for _, st := range res.Plan.Steps {
-		r.Log.Info("acl user", "cluster", c.Key(), "step", st.String(), "applied", res.Applied > 0)
+	for i, st := range res.Plan.Steps {
+		r.Log.Info("acl user", "cluster", c.Key(), "step", st.String(), "done", i < res.Applied)
 	}
 	for _, u := range res.Plan.Unmanaged {
 		r.Log.Info("acl user not in spec.users, left as it is", "cluster", c.Key(), "pod", u.Pod, "user", u.User)
