@@ -165,27 +165,42 @@ func (o *Observed) Current() Current {
 }
 
 // Owners maps each slot to the node that claims it, from the majority of
-// views that know an owner (views can disagree while gossip spreads).
+// views that know an owner (views can disagree while gossip spreads); ties
+// go to the lower node ID.
+//
+// Claims are ranges, and a slot's votes change only where some range
+// starts or ends: one sweep over the slots, with a running count per
+// claimed owner, instead of a vote per slot per view (16384 × 1000 votes
+// at 1000 nodes).
 func (o *Observed) Owners() [SlotCount]string {
-	var owners [SlotCount]string
-	votes := map[int]map[string]int{}
+	type vote struct {
+		id    string
+		delta int
+	}
+	var at [SlotCount + 1][]vote // votes that start (+1) or end (-1) at each slot
 	for _, n := range o.Nodes {
 		for _, peer := range n.View {
 			for _, r := range peer.Slots {
-				for s := r.Start; s <= r.End; s++ {
-					if votes[s] == nil {
-						votes[s] = map[string]int{}
-					}
-					votes[s][peer.ID]++
-				}
+				at[r.Start] = append(at[r.Start], vote{peer.ID, 1})
+				at[r.End+1] = append(at[r.End+1], vote{peer.ID, -1})
 			}
 		}
 	}
-	for s, v := range votes {
-		best, bestN := "", 0
-		for id, c := range v {
-			if c > bestN || (c == bestN && id < best) {
-				best, bestN = id, c
+	var owners [SlotCount]string
+	count := map[string]int{}
+	best := ""
+	for s := range SlotCount {
+		if len(at[s]) > 0 {
+			for _, v := range at[s] {
+				if count[v.id] += v.delta; count[v.id] == 0 {
+					delete(count, v.id)
+				}
+			}
+			best = ""
+			for id, c := range count {
+				if bc := count[best]; best == "" || c > bc || c == bc && id < best {
+					best = id
+				}
 			}
 		}
 		owners[s] = best
