@@ -111,6 +111,14 @@ func (mc *masterChoice) moves() [][]cost {
 // each replica a master already has in a zone or domain, which a flow
 // handles as a chain of unit edges of rising cost.
 func (pr *problem) assignReplicas(masters, inherits []int) map[int]int {
+	if out, ok := pr.keptReplicas(masters, inherits); ok {
+		return out
+	}
+	return pr.flowReplicas(masters, inherits)
+}
+
+// flowReplicas is assignReplicas by min-cost flow.
+func (pr *problem) flowReplicas(masters, inherits []int) map[int]int {
 	isMaster := make([]bool, len(pr.pods))
 	for _, x := range masters {
 		isMaster[x] = true
@@ -180,4 +188,57 @@ func (pr *problem) assignReplicas(masters, inherits []int) map[int]int {
 		}
 	}
 	return out
+}
+
+// keptReplicas is assignReplicas's answer, found without the flow, when
+// every replica can stay with its shard's data at no cost: each pod that is
+// not a master holds a current shard's data, a master inherits that shard,
+// follows it from another domain and zone, no master has two replicas in one
+// class or zone, and each master has floor to ceil replicas. That keeps
+// every tier the flow prices at its least (the quota full, no clash, no
+// spread, no resync), and any other assignment resyncs some replica, so the
+// flow would return it too. It is the cluster at rest, planned every pass:
+// the flow's pods × masters edges and one search per replica cost seconds
+// at 1000 nodes.
+func (pr *problem) keptReplicas(masters, inherits []int) (map[int]int, bool) {
+	isMaster := make([]bool, len(pr.pods))
+	heir := map[int]int{} // shard -> the master inheriting it
+	for _, x := range masters {
+		isMaster[x] = true
+		if s := inherits[x]; s >= 0 {
+			heir[s] = x
+		}
+	}
+	out := map[int]int{}
+	count := map[int]int{}
+	inClass, inZone := map[[2]int]bool{}, map[[2]int]bool{}
+	for p := range pr.pods {
+		if isMaster[p] {
+			continue
+		}
+		x, ok := heir[pr.shardOf[p]] // no shard (-1): no heir
+		if !ok || pr.clash(pr.domain[p], pr.zone[p], pr.domain[x], pr.zone[x]) != (cost{}) {
+			return nil, false
+		}
+		if d := pr.domain[p]; d >= 0 {
+			if inClass[[2]int{x, pr.class[p]}] {
+				return nil, false
+			}
+			inClass[[2]int{x, pr.class[p]}] = true
+		}
+		if z := pr.zone[p]; z >= 0 {
+			if inZone[[2]int{x, z}] {
+				return nil, false
+			}
+			inZone[[2]int{x, z}] = true
+		}
+		out[p] = x
+		count[x]++
+	}
+	for _, x := range masters {
+		if count[x] < pr.floor || count[x] > pr.ceil {
+			return nil, false
+		}
+	}
+	return out, true
 }

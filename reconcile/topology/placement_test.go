@@ -681,3 +681,41 @@ func moved(n int, before map[string]string) func(t *testing.T, pods []Pod, pl Pl
 		}
 	}
 }
+
+// TestKeptReplicasIsTheFlows checks the shortcut of assignReplicas against
+// the flow on random clusters, most of them at rest (the current layout is
+// Place's own): wherever keptReplicas answers, the flow answers the same.
+func TestKeptReplicasIsTheFlows(t *testing.T) {
+	rng := rand.New(rand.NewSource(19))
+	answered := 0
+	for i := range 2000 {
+		n := 1 + rng.Intn(12)
+		masters := 1 + rng.Intn(min(n, 4))
+		replicas := rng.Intn(3)
+		zoneAware := rng.Intn(2) == 0
+		pods := randomPods(rng, n)
+		cur := randomCurrent(rng, pods)
+		if rng.Intn(4) > 0 {
+			pl, err := Place(pods, masters, replicas, zoneAware, cur)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cur = currentOf(pl)
+		}
+		placed := pods[:min(n, masters*(1+replicas))]
+		pr := newProblem(placed, masters, zoneAware, cur)
+		chosen, inherits := pr.chooseMasters(pr.chooseCounts()).masters(len(placed))
+		got, ok := pr.keptReplicas(chosen, inherits)
+		if !ok {
+			continue
+		}
+		answered++
+		if want := pr.flowReplicas(chosen, inherits); !reflect.DeepEqual(got, want) {
+			t.Fatalf("#%d: %d masters, %d replicas, zoneAware %v, pods %v, current %v:\nkeptReplicas %v, the flow %v",
+				i, masters, replicas, zoneAware, pods, cur, got, want)
+		}
+	}
+	if answered < 500 {
+		t.Errorf("keptReplicas answered %d of 2000 times: the test checks too little", answered)
+	}
+}
