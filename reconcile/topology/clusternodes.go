@@ -32,7 +32,7 @@ func ParseClusterNodes(s string) ([]ClusterNode, error) {
 	for len(lines) > 0 && strings.TrimSpace(lines[len(lines)-1]) == "" {
 		lines = lines[:len(lines)-1]
 	}
-	var nodes []ClusterNode
+	nodes := make([]ClusterNode, 0, len(lines))
 	seen := map[string]int{} // node ID -> line number
 	myself := 0
 	for i, text := range lines {
