@@ -56,7 +56,9 @@ func ConvergeUsers(ctx context.Context, dial Dialer, port int, pods []topology.P
 		res.Done = len(plan.Steps) == 0 && len(res.Missed) == 0
 		return res, nil
 	}
-	if before != nil {
+	// Only a plan checked against at least one node's command table is
+	// recorded: with every pod missed, no rule was checked.
+	if before != nil && len(nodes) > 0 {
 		if err := before(); err != nil {
 			return res, err
 		}
