@@ -172,7 +172,9 @@ func Cluster(tb testing.TB, nodes []*Node, masters int) {
 			tb.Fatalf("redistest: addslots: %v", err)
 		}
 	}
-	WaitAgree(tb, nodes[:masters], len(nodes))
+	// Every node, replicas too, must know its master before CLUSTER
+	// REPLICATE names it ("ERR Unknown node" otherwise, seen under load).
+	WaitAgree(tb, nodes, len(nodes))
 	for i, n := range nodes[masters:] {
 		m := nodes[i%masters]
 		if err := n.Client.ClusterReplicate(ctx, m.ID).Err(); err != nil {
