@@ -34,7 +34,9 @@
 //     ReservedPrefix.
 //   - masters is required, MinMasters (3) to MaxMasters (1000);
 //     replicasPerMaster is 0 to MaxReplicasPerMaster (5); the cluster has at
-//     most MaxNodes (1000) nodes in all.
+//     most MaxNodes (1000) nodes in all. Above WarnNodes (500) nodes the
+//     spec is valid but Warnings advises splitting it into several
+//     clusters: the cluster bus's load grows with the square of the nodes.
 //   - redis.image is not empty and has no spaces.
 //   - redis.config keys are lowercase redis.conf directive names. Managed
 //     directives are rejected with the reason (ManagedRedisConfig):
