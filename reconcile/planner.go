@@ -255,6 +255,9 @@ func (p Planner) planCluster(ctx context.Context, old, c *spec.RedisCluster, cha
 			cp.Warnings = append(cp.Warnings, dr.Detail)
 		}
 	}
+	for _, w := range c.Warnings() {
+		cp.Warnings = append(cp.Warnings, w.Error())
+	}
 	slices.Sort(cp.Warnings)
 	cp.Warnings = slices.Compact(cp.Warnings)
 	return cp

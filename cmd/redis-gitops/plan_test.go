@@ -115,6 +115,20 @@ func TestPlanBetweenRevisions(t *testing.T) {
 			t.Errorf("an invalid spec is planned as a removal:\n%s", out)
 		}
 	})
+	t.Run("a cluster past 500 nodes: the plan warns, with the figures, and plans it", func(t *testing.T) {
+		// 501 masters without replicas: the smallest cluster past the line,
+		// and one Place decides fast (every pod is a master).
+		large := commitFiles(t, repo, dir, map[string]string{"clusters/cache.yaml": strings.Replace(cacheSpec("501"), "replicasPerMaster: 1", "replicasPerMaster: 0", 1)})
+		out, code := runPlanArgs(t, "--repo", dir, "--offline", "--base", readme, "--head", large)
+		if code != 1 {
+			t.Errorf("exit %d, want 1 (a plan with changes)\n%s", code, out)
+		}
+		for _, want := range []string{"### Warnings", "clusters/cache.yaml:7:12: spec.masters: makes 501 nodes (501 masters × (1 + 0 replicas)), more than 500", "redis/redis#14282", "Consider splitting it into several clusters"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("plan lacks %q:\n%s", want, out)
+			}
+		}
+	})
 	t.Run("json for machines", func(t *testing.T) {
 		out, code := runPlanArgs(t, "--repo", dir, "--offline", "--output", "json", "--base", base, "--head", scaled)
 		var res plan.Result

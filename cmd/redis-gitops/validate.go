@@ -22,7 +22,9 @@ const validateUsage = `usage: redis-gitops validate PATH...
 
 Checks the RedisCluster specs in each PATH: a file, or a directory searched
 recursively for *.yaml and *.yml files. Prints each valid cluster on stdout
-and every problem on stderr as FILE:LINE:COL: FIELD: MESSAGE.
+and every problem on stderr as FILE:LINE:COL: FIELD: MESSAGE. What is valid
+but unwise (more than 500 nodes in one cluster) is printed on stderr as
+"warning: FILE:LINE:COL: FIELD: MESSAGE" and does not fail validation.
 
 Exit status: 0 when every spec is valid, 1 when any is not, 2 when a path
 cannot be read.
@@ -47,6 +49,12 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) err
 	clusters, errs := spec.Load(flags.Args()...)
 	for _, c := range clusters {
 		fmt.Fprintf(stdout, "ok  %s  %s:%d\n", c.Key(), c.Source.File, c.Source.Line)
+	}
+	// Warnings do not fail validation: the spec is valid, only unwise.
+	for _, c := range clusters {
+		for _, w := range c.Warnings() {
+			fmt.Fprintln(stderr, "warning: "+w.Error())
+		}
 	}
 	for _, e := range errs {
 		fmt.Fprintln(stderr, e)

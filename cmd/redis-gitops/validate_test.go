@@ -16,6 +16,11 @@ func TestValidate(t *testing.T) {
 	if err := os.Mkdir(empty, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	largeSpec := filepath.Join(tmp, "big.yaml")
+	big := "# 600 nodes\n---\napiVersion: redis-gitops.dev/v1alpha1\nkind: RedisCluster\nmetadata:\n  name: big\n  namespace: default\nspec:\n  masters: 300\n"
+	if err := os.WriteFile(largeSpec, []byte(big), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name     string
 		args     []string
@@ -63,6 +68,16 @@ func TestValidate(t *testing.T) {
 			code:   2,
 			stdout: []string{"ok  default/cache"},
 			stderr: []string{unreadable + ": cannot read: no such file or directory", "redis-gitops: validate: cannot read " + unreadable},
+		},
+		{
+			name:   "a cluster past 500 nodes is valid, with a warning that cites the figures",
+			args:   []string{largeSpec},
+			code:   0,
+			stdout: []string{"ok  default/big  " + largeSpec + ":3"},
+			stderr: []string{
+				"warning: " + largeSpec + ":9:12: spec.masters: makes 600 nodes (300 masters × (1 + 1 replicas)), more than 500: ",
+				"redis/redis#14282", "valkey-io/valkey#384", "about 8.5 KB per message", "Consider splitting it into several clusters of at most 500 nodes",
+			},
 		},
 		{
 			name:     "no path",

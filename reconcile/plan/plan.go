@@ -84,7 +84,8 @@ type Cluster struct {
 	Move    Move     `json:"move"`
 	// Destructive lists every step that deletes or forgets something.
 	Destructive []string `json:"destructive,omitempty"`
-	// Warnings: placement that falls short, and why.
+	// Warnings: placement that falls short, and why; what the spec's
+	// Warnings say is valid but unwise (a cluster past spec.WarnNodes).
 	Warnings []string `json:"warnings,omitempty"`
 	// Blocked says why the topology cannot converge as declared (a scale-in
 	// the remaining memory cannot hold, for example).
