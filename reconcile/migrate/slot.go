@@ -191,9 +191,11 @@ func (e *Engine) migrateArgs(m Move, keys []string, timeout time.Duration, repla
 }
 
 // migrateLarge moves one key with a timeout sized from its memory: the
-// batch timeout, plus a second per 10 MiB.
+// batch timeout (at least a second: a key that comes this way shares a
+// batch with one that did not fit, and a busy machine can take longer
+// than a short batch timeout for any key), plus a second per 10 MiB.
 func (e *Engine) migrateLarge(ctx context.Context, src, dst Conn, m Move, key string) (replaced int64, err error) {
-	timeout := e.Timeout
+	timeout := max(e.Timeout, time.Second)
 	if v, err := do(ctx, src, "MEMORY", "USAGE", key); err == nil {
 		if n, ok := v.(int64); ok {
 			timeout += time.Duration(n/(10<<20)) * time.Second
