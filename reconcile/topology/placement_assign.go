@@ -7,6 +7,7 @@ type masterChoice struct {
 	classNode []int
 	cost      cost // the stability tiers
 	links     []masterLink
+	prices    [][]cost // moves, once asked
 }
 
 // masterLink is an edge that makes pod a master: inheriting shard's data,
@@ -20,7 +21,22 @@ type masterLink struct{ edge, pod, shard int }
 // first. A flow: each shard sends one unit to the member that inherits it,
 // each other master comes straight from the source, and every class takes
 // exactly its count.
+//
+// The last choice is kept: a search asks for the same counts several times
+// in a row (its start, its first move, its detour, then Place), and at 1000
+// pods each flow costs a quarter of a second.
 func (pr *problem) chooseMasters(m counts) *masterChoice {
+	key := m.key()
+	if pr.lastChoice != nil && pr.lastChoiceKey == key {
+		return pr.lastChoice
+	}
+	mc := pr.flowMasters(m)
+	pr.lastChoice, pr.lastChoiceKey = mc, key
+	return mc
+}
+
+// flowMasters is chooseMasters by min-cost flow.
+func (pr *problem) flowMasters(m counts) *masterChoice {
 	mc := &masterChoice{classNode: make([]int, len(m))}
 	f := &mc.f
 	src, sink := f.node(), f.node()
@@ -92,6 +108,9 @@ func (mc *masterChoice) masters(n int) (masters, inherits []int) {
 // the shortest path from a to b in the residual flow, which reroutes exactly
 // one unit (sensitivity of a min-cost flow to a unit change of demand).
 func (mc *masterChoice) moves() [][]cost {
+	if mc.prices != nil {
+		return mc.prices
+	}
 	out := make([][]cost, len(mc.classNode))
 	for a, from := range mc.classNode {
 		dist, _ := mc.f.shortest(from)
@@ -100,6 +119,7 @@ func (mc *masterChoice) moves() [][]cost {
 			out[a][b] = dist[to]
 		}
 	}
+	mc.prices = out
 	return out
 }
 

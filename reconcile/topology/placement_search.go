@@ -38,6 +38,9 @@ type problem struct {
 
 	// Rule costs of the counts seen so far: walks cross the same ones often.
 	memoRules map[string]cost
+	// The last chooseMasters, and the key of its counts.
+	lastChoice    *masterChoice
+	lastChoiceKey string
 }
 
 // podClass is the pods of one failure domain and zone.
