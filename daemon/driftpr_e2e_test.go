@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,8 +25,9 @@ import (
 // TestDriftPullRequests: under drift: report with drift pull requests on,
 // maxmemory set by hand on every node becomes, within two scans, one pull
 // request whose diff changes that one line of the spec (its comments
-// kept) and whose description names the nodes and both values; a
-// StatefulSet field edited by hand is listed in it, not edited; merging it
+// kept) and whose description names the nodes and both values; a daemon
+// restarted then finds it again, and a StatefulSet field edited by hand is
+// listed in that same pull request, not edited; merging it
 // ends the drift (Ready, no drift) and the pull request shows merged.
 // Drift again, then the cluster switched to drift: correct: the daemon
 // sets it back and closes the new pull request saying why. A replica moved
@@ -98,7 +102,18 @@ func TestDriftPullRequests(t *testing.T) {
 		return
 	}
 
-	t.Run("a StatefulSet field the spec cannot say is listed, not edited", func(t *testing.T) {
+	// A new daemon, with nothing in memory, finds the pull request again
+	// by its branch and marker, and updates it below.
+	d.stop(syscall.SIGTERM)
+	tokenFile := filepath.Join(t.TempDir(), "forge-token")
+	if err := os.WriteFile(tokenFile, []byte(srv.Token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startDaemon(t, "daemon-driftpr-2", repo, ns, "--interval", "2s", "--forge", "gitea", "--forge-url", srv.URL,
+		"--forge-repo", repo.FullName(), "--forge-token-file", tokenFile, "--drift-pull-requests", "opt-in")
+
+	t.Run("a StatefulSet field the spec cannot say is listed, not edited, by a restarted daemon", func(t *testing.T) {
+
 		stss := sandboxtest.Client(t).AppsV1().StatefulSets(ns)
 		sts, err := stss.Get(context.Background(), "cache", metav1.GetOptions{})
 		if err != nil {
@@ -109,7 +124,7 @@ func TestDriftPullRequests(t *testing.T) {
 		sandboxtest.Eventually(t, 2*time.Minute, "the description listing terminationGracePeriodSeconds", func() error {
 			prs := srv.PullRequests(t, repo, branch)
 			if len(prs) != 1 {
-				return fmt.Errorf("%d pull requests from %s", len(prs), branch)
+				t.Fatalf("%d pull requests from %s, want the one from before the restart: %+v", len(prs), branch, prs)
 			}
 			if !regexp.MustCompile("terminationGracePeriodSeconds` \\| `9` \\| `" + fmt.Sprint(was) + "` \\|[^\n]*the spec has no field for it").MatchString(prs[0].Body) {
 				return fmt.Errorf("not listed yet")
