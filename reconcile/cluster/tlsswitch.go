@@ -65,7 +65,7 @@ func closeAll(admins map[string]converge.Admin) {
 // on either port (converge.EitherPort).
 func (r *Redis) TLSStageFor(ctx context.Context, c *spec.RedisCluster) (tlsplan.Stage, error) {
 	target := render.TargetStage(c)
-	dial, err := r.nodeDialer(ctx, c)
+	dial, err := r.ObserveDialer(ctx, c)
 	if err != nil {
 		return 0, err
 	}
@@ -204,25 +204,6 @@ func (r *Redis) Effective(ctx context.Context, c *spec.RedisCluster) (*spec.Redi
 	cp.Spec.TLS = &spec.TLS{SecretRef: spec.TLSSecretRef{Name: secret}, PlaintextPort: true, ClientAuth: auth,
 		ExpiryWarning: spec.Duration{Duration: spec.DefaultTLSExpiryWarning}, SwitchingOff: true}
 	return &cp, nil
-}
-
-// nodeDialer reaches the cluster's nodes whatever their stage: over TLS
-// where they listen on it, else over plaintext, with the password they
-// take.
-func (r *Redis) nodeDialer(ctx context.Context, c *spec.RedisCluster) (converge.Dialer, error) {
-	pw, err := r.Password(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	st, err := r.readAuthState(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	tlsc, err := r.TLS(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	return nodeDialer(ctx, passwordCandidates(pw, st), tlsc), nil
 }
 
 // nodeDialer is FallbackDialer on either port with TLS (EitherPort: in the
