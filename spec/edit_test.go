@@ -19,7 +19,9 @@ func TestEditFile(t *testing.T) {
 		want  string // check of the parsed result
 	}{
 		{"commented", []Edit{{Path: `spec.redis.config["maxmemory"]`, Value: "209715200"}},
-			func(c *RedisCluster) string { return c.Spec.Redis.Config["maxmemory"] + " " + c.Spec.Redis.Config["maxmemory-policy"] }, "209715200 allkeys-lru"},
+			func(c *RedisCluster) string {
+				return c.Spec.Redis.Config["maxmemory"] + " " + c.Spec.Redis.Config["maxmemory-policy"]
+			}, "209715200 allkeys-lru"},
 		{"odd-indent", []Edit{
 			{Path: "spec.masters", Value: "5", Integer: true},
 			{Path: `spec.redis.config["maxmemory-policy"]`, Value: "volatile-lru"},
@@ -29,9 +31,13 @@ func TestEditFile(t *testing.T) {
 			return strings.Join([]string{strconv.Itoa(c.Spec.Masters), strconv.Itoa(c.Spec.Replicas()), c.Spec.Redis.Config["maxmemory"], c.Spec.Redis.Config["maxmemory-policy"]}, " ")
 		}, "5 2 200mb volatile-lru"},
 		{"flow", []Edit{{Path: `spec.redis.config["maxmemory"]`, Value: "200mb"}},
-			func(c *RedisCluster) string { return c.Spec.Redis.Config["maxmemory"] + " " + c.Spec.Redis.Config["maxmemory-policy"] }, "200mb allkeys-lru"},
+			func(c *RedisCluster) string {
+				return c.Spec.Redis.Config["maxmemory"] + " " + c.Spec.Redis.Config["maxmemory-policy"]
+			}, "200mb allkeys-lru"},
 		{"missing", []Edit{{Path: `spec.redis.config["maxmemory"]`, Value: "200mb"}},
-			func(c *RedisCluster) string { return c.Spec.Redis.Config["maxmemory"] + " " + c.Spec.Placement.AntiAffinity }, "200mb required"},
+			func(c *RedisCluster) string {
+				return c.Spec.Redis.Config["maxmemory"] + " " + c.Spec.Placement.AntiAffinity
+			}, "200mb required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := readFile(t, filepath.Join("testdata", "edit", tc.name+".yaml"))
@@ -141,4 +147,3 @@ func readFile(t *testing.T, p string) []byte {
 	}
 	return b
 }
-

@@ -196,7 +196,7 @@ var constraints = map[string]func(s *jsonSchema){
 	"Reconcile.Drift": func(s *jsonSchema) {
 		s.Enum, s.Default = []any{DriftCorrect, DriftReport}, DefaultDrift
 	},
-	"Reconcile.Suspend": func(s *jsonSchema) { s.Default = false },
+	"Reconcile.Suspend":           func(s *jsonSchema) { s.Default = false },
 	"Reconcile.DriftPullRequests": func(s *jsonSchema) { s.Default = false },
 	"ExternalAccess.Type": func(s *jsonSchema) {
 		s.Enum = []any{ExternalNodePort, ExternalLoadBalancer, ExternalHostname}
