@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis-gitops/redis-gitops/reconcile/acl"
 	"github.com/redis-gitops/redis-gitops/reconcile/rediserr"
 	"github.com/redis-gitops/redis-gitops/reconcile/topology"
 )
@@ -300,7 +301,11 @@ func readAuth(ctx context.Context, a Admin, wantHash, pw string) (AuthNode, erro
 	if err != nil {
 		return AuthNode{}, err
 	}
-	flags, hashes := aclUser(v)
+	u, err := acl.ParseGetUser(v)
+	if err != nil {
+		return AuthNode{}, err
+	}
+	flags, hashes := u.Flags, u.Passwords
 	var n AuthNode
 	nopass := false
 	for _, f := range flags {
@@ -331,31 +336,4 @@ func readAuth(ctx context.Context, a Admin, wantHash, pw string) (AuthNode, erro
 	}
 	n.MasterauthDeclared = configMap(mv)["masterauth"] == pw
 	return n, nil
-}
-
-// aclUser picks flags and password hashes out of an ACL GETUSER reply,
-// RESP2 (a flat list of name, value) or RESP3 (a map).
-func aclUser(v any) (flags, passwords []string) {
-	field := map[string]any{}
-	switch x := v.(type) {
-	case map[any]any:
-		for k, val := range x {
-			field[fmt.Sprint(k)] = val
-		}
-	case map[string]any:
-		field = x
-	case []any:
-		for i := 0; i+1 < len(x); i += 2 {
-			field[fmt.Sprint(x[i])] = x[i+1]
-		}
-	}
-	list := func(v any) []string {
-		xs, _ := v.([]any)
-		out := make([]string, 0, len(xs))
-		for _, x := range xs {
-			out = append(out, fmt.Sprint(x))
-		}
-		return out
-	}
-	return list(field["flags"]), list(field["passwords"])
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redis-gitops/redis-gitops/internal/redistest"
+	"github.com/redis-gitops/redis-gitops/reconcile/acl"
 	"github.com/redis-gitops/redis-gitops/reconcile/topology"
 )
 
@@ -23,9 +24,9 @@ func TestACLUserReplyShapes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			flags, pws := aclUser(c.reply)
-			if strings.Join(flags, ",") != "on,allkeys" || len(pws) != 1 || pws[0] != h {
-				t.Errorf("flags %v, passwords %v", flags, pws)
+			u, err := acl.ParseGetUser(c.reply)
+			if err != nil || strings.Join(u.Flags, ",") != "on,allkeys" || len(u.Passwords) != 1 || u.Passwords[0] != h {
+				t.Errorf("flags %v, passwords %v, %v", u.Flags, u.Passwords, err)
 			}
 		})
 	}
