@@ -6,7 +6,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -134,32 +133,7 @@ func rotatePassword(t *testing.T, h *harness, old, new string) []reconcile.Clust
 	connect := func(pw string) *redis.ClusterClient {
 		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, MaxRedirects: 16, Password: pw})
 	}
-	var client atomic.Pointer[redis.ClusterClient]
-	client.Store(connect(old))
-	var writes, authErrs, failed atomic.Int64
-	var lastErr atomic.Value
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; wctx.Err() == nil; i++ {
-			err := client.Load().Set(ctx, fmt.Sprintf("rot:%d", i%1000), i, 0).Err()
-			switch {
-			case err == nil:
-				writes.Add(1)
-			case strings.Contains(err.Error(), "WRONGPASS") || strings.Contains(err.Error(), "NOAUTH"):
-				authErrs.Add(1)
-				lastErr.Store(err.Error())
-			case strings.Contains(err.Error(), "client is closed"):
-				// the switch below closed the client under this write
-			default:
-				failed.Add(1)
-				lastErr.Store(err.Error())
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-	}()
-	defer func() { client.Load().Close() }()
+	w := startRotationWriter(connect(old), "rot", 1000)
 
 	if _, err := h.client.CoreV1().Secrets(h.ns).Update(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "cache-auth"},
@@ -184,7 +158,7 @@ func rotatePassword(t *testing.T, h *harness, old, new string) []reconcile.Clust
 		t.Errorf("the report does not say when the old password goes:\n%s", y)
 	}
 	time.Sleep(grace / 3)
-	client.Swap(connect(new)).Close() // the application moves to the new password
+	w.Move(connect(new)) // the application moves to the new password
 	time.Sleep(grace)
 	second := h.pass()
 	h.password = new
@@ -198,15 +172,7 @@ func rotatePassword(t *testing.T, h *harness, old, new string) []reconcile.Clust
 		}
 	}
 	time.Sleep(3 * time.Second) // more writes on the new password alone
-	stop()
-	<-done
-	t.Logf("writer: %d writes, %d auth errors, %d other errors (last: %v)", writes.Load(), authErrs.Load(), failed.Load(), lastErr.Load())
-	if authErrs.Load() > 0 || failed.Load() > 0 {
-		t.Errorf("the writer saw %d auth errors and %d other errors; last: %v", authErrs.Load(), failed.Load(), lastErr.Load())
-	}
-	if writes.Load() == 0 {
-		t.Error("the writer wrote nothing")
-	}
+	w.finish(t, "the writer")
 	// Replication: no link broke, so no replica synced again; and the
 	// readiness probe (which holds no password) still passes everywhere.
 	time.Sleep(12 * time.Second) // two readiness periods and more

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -390,29 +389,7 @@ func usersDrift(r report.Report) map[string]report.DriftEntry {
 func rotateUserPassword(t *testing.T, h *harness, old, new string) []report.Report {
 	t.Helper()
 	ctx := context.Background()
-	var client atomic.Pointer[redis.ClusterClient]
-	client.Store(h.clusterAs("app", old))
-	var writes, failed atomic.Int64
-	var lastErr atomic.Value
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; wctx.Err() == nil; i++ {
-			err := client.Load().Set(ctx, fmt.Sprintf("app:rot:%d", i%500), i, 0).Err()
-			switch {
-			case err == nil:
-				writes.Add(1)
-			case strings.Contains(err.Error(), "client is closed"):
-				// the switch below closed the client under this write
-			default:
-				failed.Add(1)
-				lastErr.Store(err.Error())
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-	}()
-	defer func() { client.Load().Close() }()
+	w := startRotationWriter(h.clusterAs("app", old), "app:rot", 500)
 
 	h.secret("app-2", new)
 	h.c.Spec.Users[0].PasswordSecretRefs = append(h.c.Spec.Users[0].PasswordSecretRefs, spec.SecretRef{Name: "app-2", Key: "password"})
@@ -425,7 +402,7 @@ func rotateUserPassword(t *testing.T, h *harness, old, new string) []report.Repo
 		}
 	}
 	time.Sleep(2 * time.Second)
-	client.Swap(h.clusterAs("app", new)).Close() // the application moves
+	w.Move(h.clusterAs("app", new)) // the application moves
 	time.Sleep(2 * time.Second)
 	h.c.Spec.Users[0].PasswordSecretRefs = h.c.Spec.Users[0].PasswordSecretRefs[1:]
 	after := h.pass()
@@ -438,14 +415,6 @@ func rotateUserPassword(t *testing.T, h *harness, old, new string) []report.Repo
 		}
 	}
 	time.Sleep(2 * time.Second)
-	stop()
-	<-done
-	t.Logf("writer as app: %d writes, %d failed (last: %v)", writes.Load(), failed.Load(), lastErr.Load())
-	if failed.Load() > 0 {
-		t.Errorf("the writer saw %d failed writes; last: %v", failed.Load(), lastErr.Load())
-	}
-	if writes.Load() == 0 {
-		t.Error("the writer wrote nothing")
-	}
+	w.finish(t, "the writer as app")
 	return []report.Report{both.Report, after.Report}
 }
