@@ -24,6 +24,7 @@ const (
 	DefaultParallelSlots       = 4
 	DefaultExporterImage       = "oliver006/redis_exporter:v1.45.0"
 	DefaultMetricsPort         = 9121
+	DefaultAdoptPort           = 6379
 )
 
 // DefaultExporterRequests and DefaultExporterLimits bound the monitoring
@@ -125,6 +126,9 @@ func (c *RedisCluster) SetDefaults() {
 	}
 	if e := s.ExternalAccess; e != nil && e.Type == ExternalNodePort && e.AddressType == "" {
 		e.AddressType = AddressExternalIP
+	}
+	if s.Adopt != nil && s.Adopt.Port == 0 {
+		s.Adopt.Port = DefaultAdoptPort
 	}
 	if s.Auth != nil && s.Auth.RotationGracePeriod.Duration == 0 {
 		s.Auth.RotationGracePeriod.Duration = DefaultRotationGracePeriod

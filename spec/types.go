@@ -95,6 +95,33 @@ type ClusterSpec struct {
 	// and a rule edited by hand is drift. Users a person made by hand and
 	// never declared are reported, not deleted. None by default.
 	Users []User `json:"users,omitempty"`
+	// Adopt takes over a Redis Cluster already running in the cluster's
+	// namespace (made by hand, by a Helm chart, by another operator): the
+	// daemon joins its own pods to it, makes each the replica of a master
+	// there, fails every shard over to its own pod, moves what slots
+	// remain, and releases the old nodes once they hold nothing. Clients
+	// only follow MOVED. Nothing is written to the old nodes but
+	// replication and cluster commands. `redis-gitops adopt` writes a spec
+	// with this section for a live cluster. Leave it in Git once the
+	// takeover is done: it is then a no-op.
+	Adopt *Adopt `json:"adopt,omitempty"`
+}
+
+// Adopt names the running cluster to take over. Its nodes must accept the
+// password of spec.auth (none without it): give spec.auth the Secret the
+// old cluster reads its requirepass from.
+type Adopt struct {
+	// StatefulSet runs the old cluster's nodes, in the cluster's namespace;
+	// its pods (by its selector) are where the daemon first reaches the
+	// old cluster. Required; not the cluster's own name.
+	StatefulSet string `json:"statefulSet"`
+	// Port is the old nodes' client port. Default 6379 (DefaultAdoptPort).
+	Port int `json:"port,omitempty"`
+	// DeleteStatefulSet deletes the old StatefulSet once its every node is
+	// released (no slot, no key, forgotten by every node): a destructive
+	// step, listed in the plan first. Its PersistentVolumeClaims stay.
+	// Default false: the old StatefulSet is left for a person to delete.
+	DeleteStatefulSet bool `json:"deleteStatefulSet,omitempty"`
 }
 
 // User is one Redis ACL user. Its rules start from nothing (ACL SETUSER

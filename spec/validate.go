@@ -109,6 +109,7 @@ func (c *RedisCluster) Validate() ErrorList {
 	v.externalAccess()
 	v.monitoring()
 	v.users()
+	v.adopt()
 	v.reconcile()
 	v.migration()
 	v.errs.Sort()
@@ -437,6 +438,30 @@ func (v *validator) auth() {
 	}
 }
 
+func (v *validator) adopt() {
+	a := v.c.Spec.Adopt
+	if a == nil {
+		return
+	}
+	switch name := a.StatefulSet; {
+	case name == "":
+		v.fail("spec.adopt.statefulSet", "is required: the StatefulSet, in the cluster's namespace, whose pods run the cluster to take over")
+	case len(content.IsDNS1123Subdomain(name)) > 0:
+		v.fail("spec.adopt.statefulSet", "%q is not a valid StatefulSet name: %s", name, strings.Join(content.IsDNS1123Subdomain(name), "; "))
+	case name == v.c.Metadata.Name:
+		v.fail("spec.adopt.statefulSet", "%q is the cluster's own StatefulSet: the cluster to take over must run under another name; name this cluster differently (metadata.name)", name)
+	}
+	if a.Port != 0 && (a.Port < 1 || a.Port > 65535) {
+		v.fail("spec.adopt.port", "must be between 1 and 65535; got %d", a.Port)
+	}
+	if v.c.Spec.TLS != nil {
+		v.fail("spec.adopt", "cannot be combined with spec.tls: take the cluster over in plaintext, as it runs, then add spec.tls (the switch needs no downtime)")
+	}
+	if v.c.Spec.ExternalAccess != nil {
+		v.fail("spec.adopt", "cannot be combined with spec.externalAccess: take the cluster over first, then add spec.externalAccess")
+	}
+}
+
 func (v *validator) externalAccess() {
 	e := v.c.Spec.ExternalAccess
 	if e == nil {
@@ -531,6 +556,9 @@ func (c *RedisCluster) explicitZeros() ErrorList {
 	zero("spec.monitoring.port", c.Spec.Monitoring.Port == 0, "must be between %d and 65535; got 0 (leave it out for the default, %d)", MinMetricsPort, DefaultMetricsPort)
 	if t := c.Spec.TLS; t != nil {
 		zero("spec.tls.expiryWarning", t.ExpiryWarning.Duration == 0, "must be positive; got 0 (leave it out for the default, %s)", shortDuration(DefaultTLSExpiryWarning))
+	}
+	if a := c.Spec.Adopt; a != nil {
+		zero("spec.adopt.port", a.Port == 0, "must be between 1 and 65535; got 0 (leave it out for the default, %d)", DefaultAdoptPort)
 	}
 	zero("spec.redis.nodeTimeout", r.NodeTimeout.Duration == 0, "must be at least %s; got 0 (leave it out for the default, %s)", shortDuration(MinNodeTimeout), shortDuration(DefaultNodeTimeout))
 	return v.errs

@@ -44,6 +44,15 @@ func TestValidate(t *testing.T) {
 		{"1000 masters without replicas", func(c *RedisCluster) { c.Spec.Masters, c.Spec.ReplicasPerMaster = 1000, ptr(0) }, ""},
 		{"1000 masters with replicas", func(c *RedisCluster) { c.Spec.Masters = 1000 }, "spec.replicasPerMaster: makes 2000 nodes"},
 		{"no masters", func(c *RedisCluster) { c.Spec.Masters = 0 }, "spec.masters: is required"},
+		{"adopt a StatefulSet", func(c *RedisCluster) { c.Spec.Adopt = &Adopt{StatefulSet: "redis-cluster", Port: 6379} }, ""},
+		{"adopt without a StatefulSet", func(c *RedisCluster) { c.Spec.Adopt = &Adopt{Port: 6379} }, "spec.adopt.statefulSet: is required"},
+		{"adopt the cluster's own StatefulSet", func(c *RedisCluster) { c.Spec.Adopt = &Adopt{StatefulSet: "cache", Port: 6379} }, `spec.adopt.statefulSet: "cache" is the cluster's own StatefulSet`},
+		{"adopt on a port out of range", func(c *RedisCluster) { c.Spec.Adopt = &Adopt{StatefulSet: "old", Port: 70000} }, "spec.adopt.port: must be between 1 and 65535; got 70000"},
+		{"adopt with TLS", func(c *RedisCluster) {
+			c.Spec.Adopt = &Adopt{StatefulSet: "old", Port: 6379}
+			c.Spec.TLS = &TLS{SecretRef: TLSSecretRef{Name: "tls"}}
+			c.SetDefaults()
+		}, "spec.adopt: cannot be combined with spec.tls"},
 		{"5 replicas", func(c *RedisCluster) { c.Spec.ReplicasPerMaster = ptr(5) }, ""},
 		{"an image with a space", func(c *RedisCluster) { c.Spec.Redis.Image = "redis 7" }, `spec.redis.image: "redis 7" is not an image reference`},
 		{"a known setting", func(c *RedisCluster) { c.Spec.Redis.Config = map[string]string{"maxmemory-policy": "allkeys-lru"} }, ""},
