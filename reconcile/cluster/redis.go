@@ -73,6 +73,7 @@ func DesiredFor(c *spec.RedisCluster) topology.Desired {
 			KeepGoneNodes: !c.Spec.ForgetNodes(),
 			TakeOverSlots: c.Spec.Reconcile.Destructive.TakeOverSlots,
 		},
+		Adopt: c.Spec.Adopt != nil,
 	}
 }
 
@@ -146,6 +147,9 @@ func (r *Redis) ConvergeWith(ctx context.Context, c *spec.RedisCluster, opts Con
 	}
 	dial, migrateDial = wrap(dial), wrap(migrateDial)
 	t := TargetFor(c)
+	if a := c.Spec.Adopt; a != nil {
+		t.Adopt = &converge.AdoptTarget{StatefulSet: a.StatefulSet, Port: a.Port, Password: pw}
+	}
 	if !dryRun {
 		if err := r.waitPods(ctx, t, c.Spec.TotalNodes()); err != nil {
 			return converge.Result{}, err
@@ -183,6 +187,9 @@ func (r *Redis) ConvergeWith(ctx context.Context, c *spec.RedisCluster, opts Con
 	ex := &converge.Executor{Dial: dial, MigrateDial: migrateDial, Password: pw, Port: t.Port, Log: r.Log, Stop: r.Stop,
 		KeysPerBatch: c.Spec.Migration.KeysPerBatch, ParallelSlots: c.Spec.Migration.ParallelSlots,
 		Cluster: c.Key(), Progress: r.Progress}
+	if c.Spec.Adopt != nil {
+		ex.ForeignPort = c.Spec.Adopt.Port
+	}
 	// Settings Redis can change at runtime change on every node now, with
 	// no restart (the ConfigMap already holds them for the next start),
 	// and so does the address each node announces.

@@ -83,6 +83,11 @@ func (r Result) Plan() topology.Plan {
 func Converge(ctx context.Context, ob *Observer, ex *Executor, t Target, d topology.Desired, opts Options) (res Result, err error) {
 	if opts.MaxRounds == 0 {
 		opts.MaxRounds = 6
+		if d.Adopt {
+			// join, follow, hand over, settle, release: a round each, and
+			// the waits between
+			opts.MaxRounds = 14
+		}
 	}
 	if opts.Settle == 0 {
 		opts.Settle = 60 * time.Second
@@ -121,7 +126,8 @@ func Converge(ctx context.Context, ob *Observer, ex *Executor, t Target, d topol
 			}
 			continue // what waited for the cluster to settle can go now
 		}
-		if err := ex.Run(ctx, o, runnable); err != nil {
+		// A takeover's steps run on the old nodes too.
+		if err := ex.Run(ctx, o.WithForeign(), runnable); err != nil {
 			return res, err
 		}
 		res.Executed = append(res.Executed, runnable...)

@@ -32,6 +32,9 @@ type Executor struct {
 	// Cluster names the cluster in progress reports and logs.
 	Cluster string
 	Port    int
+	// ForeignPort is the client port of the nodes of a cluster being
+	// adopted (spec.adopt.port); 0: Port.
+	ForeignPort int
 	Log     *slog.Logger
 	// Stop, once closed, ends Run before its next action: a shutdown never
 	// interrupts an action (a slot half moved), it only declines the next.
@@ -57,6 +60,12 @@ func stopped(stop <-chan struct{}) bool {
 const waitStep = 30 * time.Second
 
 func (e *Executor) addr(n *topology.Node) string {
+	if n.Foreign && strings.Contains(n.Pod.Name, ":") {
+		return n.Pod.Name // a node of the old cluster found only by its address
+	}
+	if n.Foreign && e.ForeignPort != 0 {
+		return net.JoinHostPort(n.Pod.IP, strconv.Itoa(e.ForeignPort))
+	}
 	return net.JoinHostPort(n.Pod.IP, strconv.Itoa(e.Port))
 }
 
@@ -155,26 +164,33 @@ func (e *Executor) run(ctx context.Context, o *topology.Observed, a topology.Act
 			})
 		})
 	case topology.Forget:
-		// FORGET bans the ID for 60 s on each node that ran it; every node
-		// must run it within that window or gossip brings the node back.
-		var errs []error
-		for _, id := range o.NodeIDs() {
-			if id == a.Target {
-				continue
-			}
-			errs = append(errs, e.with(ctx, o.Nodes[id], func(c Admin) error {
-				_, err := c.Do(ctx, "CLUSTER", "FORGET", a.Target)
-				if rediserr.IsUnknownNode(err) {
-					return nil
-				}
-				return err
-			}))
-		}
-		return errors.Join(errs...)
+		return e.forget(ctx, o, a.Target)
 	case topology.FixOpenSlot:
 		return e.fixOpenSlot(ctx, o, a)
+	case topology.Release:
+		return e.release(ctx, o, n)
 	}
 	return fmt.Errorf("unknown action %q", a.Kind)
+}
+
+// forget runs CLUSTER FORGET of target on every other observed node.
+// FORGET bans the ID for 60 s on each node that ran it; every node must
+// run it within that window or gossip brings the node back.
+func (e *Executor) forget(ctx context.Context, o *topology.Observed, target string) error {
+	var errs []error
+	for _, id := range o.NodeIDs() {
+		if id == target {
+			continue
+		}
+		errs = append(errs, e.with(ctx, o.Nodes[id], func(c Admin) error {
+			_, err := c.Do(ctx, "CLUSTER", "FORGET", target)
+			if rediserr.IsUnknownNode(err) {
+				return nil
+			}
+			return err
+		}))
+	}
+	return errors.Join(errs...)
 }
 
 func splitAddr(addr string) (ip string, port, bus int, err error) {

@@ -27,6 +27,9 @@ type Target struct {
 	TopologyKey string // node label of the failure domain
 	ZoneKey     string // optional wider domain
 	Port        int
+	// Adopt, when set, is the running cluster the spec takes over: its
+	// nodes are observed too, into Observed.Foreign.
+	Adopt *AdoptTarget
 }
 
 // Observer reads pods and nodes from Kubernetes and CLUSTER NODES, INFO
@@ -34,6 +37,9 @@ type Target struct {
 type Observer struct {
 	Client kubernetes.Interface
 	Dial   Dialer
+	// ForeignDial dials the nodes of a cluster being adopted (tests);
+	// default go-redis with Target.Adopt.Password, checked first.
+	ForeignDial Dialer
 }
 
 // Pods lists the cluster's pods with their failure domains.
@@ -124,11 +130,19 @@ func (ob *Observer) Observe(ctx context.Context, t Target) (*topology.Observed, 
 			byPod[p.Name] = replies[i]
 		}
 	}
-	return topology.Observe(pods, byPod)
+	o, err := topology.Observe(pods, byPod)
+	if err != nil || t.Adopt == nil {
+		return o, err
+	}
+	return o, ob.observeForeign(ctx, t, o)
 }
 
 func (ob *Observer) ask(ctx context.Context, addr string) topology.Reply {
-	a := ob.Dial(addr)
+	return ob.askWith(ctx, ob.Dial, addr)
+}
+
+func (ob *Observer) askWith(ctx context.Context, dial Dialer, addr string) topology.Reply {
+	a := dial(addr)
 	defer a.Close()
 	var r topology.Reply
 	if r.ClusterNodes, r.Err = doString(ctx, a, "CLUSTER", "NODES"); r.Err != nil {

@@ -31,6 +31,10 @@ type Node struct {
 	// UsedMemory and MaxMemory are INFO memory's used_memory and maxmemory
 	// in bytes (MaxMemory 0: no limit).
 	UsedMemory, MaxMemory int64
+	// Foreign: a node of the cluster being adopted (spec.adopt), run by a
+	// pod the daemon does not manage. Only replication and cluster
+	// commands are sent to it.
+	Foreign bool
 }
 
 // IsMaster tells whether the node says it is a master.
@@ -79,6 +83,19 @@ type Observed struct {
 	ByPod map[string]string
 	// Unreachable maps a pod name to why it could not be observed.
 	Unreachable map[string]string
+
+	// Foreign holds, by node ID, the nodes of a cluster being adopted
+	// (spec.adopt) that are still part of it: run by pods the daemon does
+	// not manage. They are kept apart from Nodes, which every effect
+	// outside the topology (settings, restarts, users, TLS) works on; the
+	// planner sees them through WithForeign.
+	Foreign map[string]*Node
+	// ForeignUnreachable maps an old pod (or a node's address) to why it
+	// could not be observed.
+	ForeignUnreachable map[string]string
+	// Released are the old pods whose nodes the takeover released: no
+	// slot, no key, known to no managed node.
+	Released []string
 }
 
 // Observe builds the model from pods and their replies (keyed by pod name).
@@ -128,13 +145,110 @@ func infoInt(info, key string) int64 {
 	return n
 }
 
+// AddForeign adds the nodes of the cluster being adopted, from their pods
+// (or addresses, as Pod.Name) and replies. A node that holds nothing,
+// knows no peer and is known to no managed node was released by the
+// takeover (CLUSTER RESET): it is listed in Released, not in Foreign.
+func (o *Observed) AddForeign(pods []Pod, replies map[string]Reply) error {
+	if o.Foreign == nil {
+		o.Foreign, o.ForeignUnreachable = map[string]*Node{}, map[string]string{}
+	}
+	known := map[string]bool{}
+	for _, n := range o.Nodes {
+		for _, v := range n.View {
+			if !v.Has("myself") {
+				known[v.ID] = true
+			}
+		}
+	}
+	for _, p := range pods {
+		r, ok := replies[p.Name]
+		switch {
+		case !ok:
+			o.ForeignUnreachable[p.Name] = "not asked (no pod IP or not running)"
+			continue
+		case r.Err != nil:
+			o.ForeignUnreachable[p.Name] = r.Err.Error()
+			continue
+		}
+		view, err := ParseClusterNodes(r.ClusterNodes)
+		if err != nil {
+			return fmt.Errorf("old pod %s: cluster nodes: %w", p.Name, err)
+		}
+		self, ok := Myself(view)
+		if !ok {
+			return fmt.Errorf("old pod %s: cluster nodes has no myself line", p.Name)
+		}
+		if m, dup := o.Nodes[self.ID]; dup {
+			return fmt.Errorf("old pod %s and pod %s report the same node ID %s: refusing to act on a cloned nodes.conf", p.Name, m.Pod.Name, self.ID)
+		}
+		if other, dup := o.Foreign[self.ID]; dup {
+			if other.Pod.Name != p.Name {
+				return fmt.Errorf("old pods %s and %s report the same node ID %s: refusing to act on a cloned nodes.conf", other.Pod.Name, p.Name, self.ID)
+			}
+			continue
+		}
+		n := &Node{ID: self.ID, Pod: p, Self: self, View: view, Keys: r.Keys, Foreign: true,
+			MasterLinkUp: infoField(r.Replication, "master_link_status") == "up",
+			UsedMemory:   infoInt(r.Memory, "used_memory"), MaxMemory: infoInt(r.Memory, "maxmemory")}
+		if n.Empty() && !known[self.ID] {
+			o.Released = append(o.Released, p.Name)
+			continue
+		}
+		o.Foreign[self.ID] = n
+	}
+	sort.Strings(o.Released)
+	return nil
+}
+
+// Adopting tells whether a cluster being adopted still has nodes the
+// daemon does not manage, answering or not.
+func (o *Observed) Adopting() bool {
+	return len(o.Foreign) > 0 || len(o.ForeignUnreachable) > 0
+}
+
+// WithForeign is the whole cluster the planner and the executor of a
+// takeover see: the managed nodes and the foreign ones in Nodes and ByPod
+// (Pods stays the managed pods: placement is theirs only). o itself is
+// not changed.
+func (o *Observed) WithForeign() *Observed {
+	if len(o.Foreign) == 0 {
+		return o
+	}
+	m := *o
+	m.Nodes = make(map[string]*Node, len(o.Nodes)+len(o.Foreign))
+	m.ByPod = make(map[string]string, len(o.ByPod)+len(o.Foreign))
+	for id, n := range o.Nodes {
+		m.Nodes[id] = n
+	}
+	for p, id := range o.ByPod {
+		m.ByPod[p] = id
+	}
+	for id, n := range o.Foreign {
+		m.Nodes[id] = n
+		m.ByPod[n.Pod.Name] = id
+	}
+	return &m
+}
+
 // NodeIDs returns the observed node IDs, sorted by pod ordinal.
 func (o *Observed) NodeIDs() []string {
 	ids := make([]string, 0, len(o.Nodes))
 	for id := range o.Nodes {
 		ids = append(ids, id)
 	}
-	sort.Slice(ids, func(i, j int) bool { return o.Nodes[ids[i]].Pod.Ordinal < o.Nodes[ids[j]].Pod.Ordinal })
+	// Managed pods first, then the foreign ones of a takeover (whose
+	// ordinals are their own StatefulSet's); the name breaks ties.
+	sort.Slice(ids, func(i, j int) bool {
+		a, b := o.Nodes[ids[i]], o.Nodes[ids[j]]
+		if a.Foreign != b.Foreign {
+			return !a.Foreign
+		}
+		if a.Pod.Ordinal != b.Pod.Ordinal {
+			return a.Pod.Ordinal < b.Pod.Ordinal
+		}
+		return a.Pod.Name < b.Pod.Name
+	})
 	return ids
 }
 
@@ -152,11 +266,14 @@ func (o *Observed) Formed() bool {
 func (o *Observed) Current() Current {
 	cur := Current{Masters: map[string]int{}, ReplicaOf: map[string]string{}}
 	for _, n := range o.Nodes {
+		if n.Foreign {
+			continue // placement is the managed pods' only
+		}
 		switch {
 		case n.IsMaster() && (n.SlotCount() > 0 || n.Keys > 0):
 			cur.Masters[n.Pod.Name] = n.SlotCount()
 		case n.Self.Has("slave") && n.Self.MasterID != "":
-			if m, ok := o.Nodes[n.Self.MasterID]; ok {
+			if m, ok := o.Nodes[n.Self.MasterID]; ok && !m.Foreign {
 				cur.ReplicaOf[n.Pod.Name] = m.Pod.Name
 			}
 		}

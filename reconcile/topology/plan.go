@@ -19,6 +19,7 @@ const (
 	Failover       ActionKind = "failover"         // planned CLUSTER FAILOVER on an in-sync replica
 	Replicate      ActionKind = "replicate"        // make a node a replica of a master
 	Forget         ActionKind = "forget"           // drop a node gone for good from every remaining node
+	Release        ActionKind = "release"          // adopt: CLUSTER RESET SOFT an old node that holds nothing, then forget it everywhere
 	Restart        ActionKind = "restart-pod"      // rolling restart: delete the pod, the StatefulSet starts it anew
 )
 
@@ -71,7 +72,7 @@ func (a Action) String() string {
 		b.WriteString(" " + formatRanges(a.Slots))
 	case Replicate:
 		fmt.Fprintf(&b, " -> %s", a.TargetPod)
-	case Forget:
+	case Forget, Release:
 		fmt.Fprintf(&b, " %s", short(a.Target))
 	case FixOpenSlot:
 		fmt.Fprintf(&b, " slot %d -> %s", a.Slot, a.TargetPod)
@@ -122,6 +123,7 @@ const (
 	DriftNotMember     DriftKind = "not-in-cluster"
 	DriftRole          DriftKind = "role"
 	DriftDrain         DriftKind = "draining"
+	DriftAdopting      DriftKind = "adopting"
 )
 
 // Drift is one entry of the drift report.
@@ -141,6 +143,9 @@ type Desired struct {
 	// Policy for destructive steps (spec.reconcile.destructive); the zero
 	// value forgets gone nodes and takes over no slot.
 	Policy Policy
+	// Adopt: the spec takes over a running cluster (spec.adopt); its nodes
+	// are in Observed.Foreign.
+	Adopt bool
 }
 
 // Policy says which destructive steps may run. A step it does not allow
@@ -202,6 +207,16 @@ func PlanTopology(d Desired, o *Observed) Plan {
 	}
 	if len(o.Nodes) == 0 {
 		p.Blocked = blockedNoNode
+		return p
+	}
+	if d.Adopt && o.Adopting() {
+		// Never a bootstrap: the cluster to take over holds the data.
+		return planAdoption(d, o.WithForeign(), want, p)
+	}
+	if d.Adopt && !o.Formed() {
+		// Nothing to take over was seen, and the managed pods are empty:
+		// forming a new cluster here would leave the old one behind.
+		p.Blocked = "adopt: the cluster to take over was not observed (no pod of spec.adopt.statefulSet answers, and no managed node knows it); nothing is done until it is"
 		return p
 	}
 	if !o.Formed() {

@@ -81,7 +81,7 @@ func planFormed(d Desired, o *Observed, want int, p Plan) Plan {
 	return p
 }
 
-var kindOrder = map[ActionKind]int{SetConfigEpoch: 0, Meet: 1, AddSlots: 2, FixOpenSlot: 3, Failover: 4, Replicate: 5, MoveSlots: 6, Forget: 7, Restart: 8}
+var kindOrder = map[ActionKind]int{SetConfigEpoch: 0, Meet: 1, AddSlots: 2, FixOpenSlot: 3, Failover: 4, Replicate: 5, MoveSlots: 6, Forget: 7, Release: 8, Restart: 9}
 
 func sortActions(as []Action) {
 	sort.SliceStable(as, func(i, j int) bool { return kindOrder[as[i].Kind] < kindOrder[as[j].Kind] })
