@@ -39,8 +39,14 @@ type writer struct {
 }
 
 func (h *harness) startWriter(keySpace int) *writer {
+	return startWriterOn(h.data(), keySpace)
+}
+
+// startWriterOn is startWriter with its own client (a cluster the harness
+// does not manage yet, as in a takeover).
+func startWriterOn(c *redis.ClusterClient, keySpace int) *writer {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &writer{c: h.data(), stop: cancel, done: make(chan struct{}), keySpace: keySpace}
+	w := &writer{c: c, stop: cancel, done: make(chan struct{}), keySpace: keySpace}
 	go func() {
 		defer close(w.done)
 		for i := 0; ctx.Err() == nil; i++ {

@@ -91,6 +91,9 @@ type Report struct {
 	Conditions       []Condition  `yaml:"conditions"`
 	Topology         Topology     `yaml:"topology"`
 	Drift            []DriftEntry `yaml:"drift,omitempty"`
+	// Adoption is where the takeover of a running cluster stands
+	// (spec.adopt); absent without one.
+	Adoption *Adoption `yaml:"adoption,omitempty"`
 	// Migration is the slot migration of this pass, when one was planned.
 	Migration *Migration `yaml:"migration,omitempty"`
 	// Actions is what this pass did, in order; in a dry run what it would
@@ -313,6 +316,9 @@ func Build(in Input) Report {
 			r.Warnings = append(r.Warnings, redact("blocked by policy: "+a.String()))
 		}
 		r.Migration = buildMigration(in.Topology, plan)
+		if in.Spec != nil {
+			r.Adoption = buildAdoption(in.Spec.Spec.Adopt, in.Topology.Final, plan)
+		}
 	}
 	if in.ScaleInHold != "" {
 		r.Warnings = append(r.Warnings, redact("scale-in waits: "+in.ScaleInHold))

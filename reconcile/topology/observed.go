@@ -148,7 +148,8 @@ func infoInt(info, key string) int64 {
 // AddForeign adds the nodes of the cluster being adopted, from their pods
 // (or addresses, as Pod.Name) and replies. A node that holds nothing,
 // knows no peer and is known to no managed node was released by the
-// takeover (CLUSTER RESET): it is listed in Released, not in Foreign.
+// takeover (CLUSTER RESET): it is listed in Released, not in Foreign, and
+// never met again.
 func (o *Observed) AddForeign(pods []Pod, replies map[string]Reply) error {
 	if o.Foreign == nil {
 		o.Foreign, o.ForeignUnreachable = map[string]*Node{}, map[string]string{}
@@ -191,7 +192,8 @@ func (o *Observed) AddForeign(pods []Pod, replies map[string]Reply) error {
 		n := &Node{ID: self.ID, Pod: p, Self: self, View: view, Keys: r.Keys, Foreign: true,
 			MasterLinkUp: infoField(r.Replication, "master_link_status") == "up",
 			UsedMemory:   infoInt(r.Memory, "used_memory"), MaxMemory: infoInt(r.Memory, "maxmemory")}
-		if n.Empty() && !known[self.ID] {
+		// Not Empty(): CLUSTER RESET SOFT keeps the node's config epoch.
+		if n.Keys == 0 && n.SlotCount() == 0 && len(view) <= 1 && !known[self.ID] {
 			o.Released = append(o.Released, p.Name)
 			continue
 		}

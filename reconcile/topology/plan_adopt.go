@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -35,7 +36,13 @@ func planAdoption(d Desired, o *Observed, want int, p Plan) Plan {
 		return p
 	}
 	p.Drift = append(p.Drift, adoptionDrift(f)...)
-	if m := planMembership(f); len(m.actions) > 0 || !everyoneKnowsEveryone(o) {
+	m := planMembership(f)
+	// Only managed nodes join: an old node the cluster does not know is
+	// not brought (back) into it.
+	m.actions = slices.DeleteFunc(m.actions, func(a Action) bool {
+		return a.Kind == Meet && o.Nodes[a.Target] != nil && o.Nodes[a.Target].Foreign && !knows(f.anchor, a.Target)
+	})
+	if len(m.actions) > 0 || !everyoneKnowsEveryone(o) {
 		p.add(m)
 		if len(m.actions) == 0 {
 			p.Waiting = append(p.Waiting, "join: the managed nodes are still being introduced to the old cluster by gossip")
@@ -286,4 +293,9 @@ func sortedKeysOf(m map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// knows: id is in n's view.
+func knows(n *Node, id string) bool {
+	return slices.ContainsFunc(n.View, func(v ClusterNode) bool { return v.ID == id })
 }

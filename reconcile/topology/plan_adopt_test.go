@@ -75,7 +75,8 @@ func (s *adoptSim) line(n *simNode, self bool) string {
 	for _, r := range n.slots {
 		slots = append(slots, r.String())
 	}
-	epoch := boolInt(s.members[n.id]) // a fresh node's epoch is 0
+	// A fresh node's epoch is 0; CLUSTER RESET SOFT keeps a node's epoch.
+	epoch := boolInt(s.members[n.id] || n.foreign)
 	return strings.TrimSpace(fmt.Sprintf("%s 10.0.0.%d:6379@16379 %s %s 0 0 %d connected %s", n.id, n.ordinal+100*boolInt(n.foreign), flags, master, epoch, strings.Join(slots, " ")))
 }
 
