@@ -225,9 +225,6 @@ func adoptWhileWriting(t *testing.T, prefix, password string) {
 	if a := oc.Report.Adoption; a == nil || a.State != report.AdoptionAdopted || len(a.Released) != 6 {
 		t.Fatalf("report adoption: %+v; want adopted with the 6 old pods released", a)
 	}
-	if c := oc.Report.Condition(report.Ready); c.Status != report.True {
-		t.Errorf("report: Ready is %s (%s), want True", c.Status, c.Message)
-	}
 	h.check() // redis-cli --cluster check, roles and placement of the managed pods
 	h.readSeed(10000)
 	// The old pods hold no slot and no key, and no node knows them.
@@ -248,9 +245,16 @@ func adoptWhileWriting(t *testing.T, prefix, password string) {
 			}
 		}
 	}
-	// A pass on the adopted cluster has nothing left to do.
-	if again := h.pass(); len(again.Topology.Executed) != 0 {
+	// A pass on the adopted cluster has nothing left to do, and says so.
+	again := h.pass()
+	if len(again.Topology.Executed) != 0 {
 		t.Errorf("a pass after the takeover executed %v", again.Topology.Executed)
+	}
+	if c := again.Report.Condition(report.Ready); c.Status != report.True {
+		t.Errorf("report: Ready is %s (%s), want True", c.Status, c.Message)
+	}
+	if a := again.Report.Adoption; a == nil || a.State != report.AdoptionAdopted {
+		t.Errorf("report adoption after the takeover: %+v, want adopted", a)
 	}
 }
 

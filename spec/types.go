@@ -109,7 +109,9 @@ type ClusterSpec struct {
 
 // Adopt names the running cluster to take over. Its nodes must accept the
 // password of spec.auth (none without it): give spec.auth the Secret the
-// old cluster reads its requirepass from.
+// old cluster reads its requirepass from. Once the takeover is done (the
+// report's adoption.state is adopted), the old StatefulSet runs empty,
+// released nodes: delete it, and its PersistentVolumeClaims, by hand.
 type Adopt struct {
 	// StatefulSet runs the old cluster's nodes, in the cluster's namespace;
 	// its pods (by its selector) are where the daemon first reaches the
@@ -117,11 +119,6 @@ type Adopt struct {
 	StatefulSet string `json:"statefulSet"`
 	// Port is the old nodes' client port. Default 6379 (DefaultAdoptPort).
 	Port int `json:"port,omitempty"`
-	// DeleteStatefulSet deletes the old StatefulSet once its every node is
-	// released (no slot, no key, forgotten by every node): a destructive
-	// step, listed in the plan first. Its PersistentVolumeClaims stay.
-	// Default false: the old StatefulSet is left for a person to delete.
-	DeleteStatefulSet bool `json:"deleteStatefulSet,omitempty"`
 }
 
 // User is one Redis ACL user. Its rules start from nothing (ACL SETUSER
