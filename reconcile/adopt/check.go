@@ -24,6 +24,9 @@ func refusals(live Live) []Problem {
 	fail := func(n, format string, args ...any) {
 		out = append(out, Problem{Node: n, Reason: fmt.Sprintf(format, args...)})
 	}
+	settling := func(n, format string, args ...any) {
+		out = append(out, Problem{Node: n, Reason: fmt.Sprintf(format, args...), Settling: true})
+	}
 	first := live.Nodes[0]
 	if first.Err == nil && first.Config["cluster-enabled"] == "no" {
 		fail(first.Name(), "cluster mode is off (cluster-enabled no): redis-gitops adopts a Redis Cluster only")
@@ -60,6 +63,10 @@ func refusals(live Live) []Problem {
 			for _, f := range []string{"fail", "fail?", "noaddr", "handshake"} {
 				if c.Has(f) && !flagged[c.ID+f] {
 					flagged[c.ID+f] = true
+					if f == "handshake" {
+						settling(names.of(c), "is still in handshake with %s: it is joining the cluster; try again", n.Name())
+						continue
+					}
 					fail(names.of(c), "is flagged %s by %s: the cluster is not healthy; let it settle or remove the node first", f, n.Name())
 				}
 			}
@@ -77,10 +84,14 @@ func refusals(live Live) []Problem {
 		if n.Err != nil || len(n.View) == 0 {
 			continue
 		}
+		if p, ok := roleDisagreement(first.View, n.View, names); ok {
+			settling(n.Name(), "disagrees with %s: %s: the cluster has not settled; try again", first.Name(), p)
+			continue
+		}
 		if o := slotOwners(n.View); o != owners {
 			for s := range o {
 				if o[s] != owners[s] {
-					fail(n.Name(), "disagrees with %s on who owns slot %d: the cluster has not settled; try again", first.Name(), s)
+					settling(n.Name(), "disagrees with %s on who owns slot %d: the cluster has not settled; try again", first.Name(), s)
 					break
 				}
 			}
@@ -90,6 +101,38 @@ func refusals(live Live) []Problem {
 		fail("", "has %d master(s) owning slots; a RedisCluster has at least %d (spec.masters)", m, spec.MinMasters)
 	}
 	return out
+}
+
+// roleDisagreement says how view b sees a node of view a in another role
+// (a master, or the replica of another master): right after
+// CLUSTER REPLICATE, gossip takes a moment to tell every node.
+func roleDisagreement(a, b []topology.ClusterNode, names names) (string, bool) {
+	role := map[string]string{}
+	for _, c := range b {
+		role[c.ID] = c.MasterID
+	}
+	for _, c := range a {
+		theirs, ok := role[c.ID]
+		switch {
+		case !ok:
+			return fmt.Sprintf("it does not know node %s", names.of(c)), true
+		case theirs != c.MasterID:
+			return fmt.Sprintf("node %s is %s here, %s there", names.of(c), roleName(c.MasterID, names, a), roleName(theirs, names, a)), true
+		}
+	}
+	return "", false
+}
+
+func roleName(masterID string, names names, view []topology.ClusterNode) string {
+	if masterID == "" {
+		return "a master"
+	}
+	for _, c := range view {
+		if c.ID == masterID {
+			return "a replica of " + names.of(c)
+		}
+	}
+	return "a replica of " + shortID(masterID)
 }
 
 // majorVersion reads the major of a Redis version ("7.0.15" is 7).

@@ -84,6 +84,10 @@ type Problem struct {
 	Node string
 	// Reason says what is wrong and, where there is one, what to do.
 	Reason string
+	// Settling: the nodes do not agree yet (gossip is still spreading a
+	// change, such as the roles right after CLUSTER REPLICATE); reading
+	// again in a few seconds may find the cluster adoptable.
+	Settling bool
 }
 
 func (p Problem) String() string {
@@ -96,6 +100,17 @@ func (p Problem) String() string {
 // RefusedError is a cluster Spec will not adopt, with every reason found.
 type RefusedError struct {
 	Problems []Problem
+}
+
+// Settling tells whether every problem is one that passes once the
+// cluster settles, so that reading it again is worth it.
+func (e *RefusedError) Settling() bool {
+	for _, p := range e.Problems {
+		if !p.Settling {
+			return false
+		}
+	}
+	return len(e.Problems) > 0
 }
 
 func (e *RefusedError) Error() string {

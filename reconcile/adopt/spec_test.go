@@ -200,6 +200,8 @@ func TestSpecRefuses(t *testing.T) {
 		name string
 		live Live
 		want []string // each in the error, in order
+		// settling: every problem passes once gossip has spread
+		settling bool
 	}{{
 		name: "a node answers nothing",
 		live: fixture(t, "walkthrough.txt", func(i int, n *Node) {
@@ -244,7 +246,17 @@ func TestSpecRefuses(t *testing.T) {
 				n.View[1].Slots = []topology.SlotRange{{Start: 5460, End: 10922}}
 			}
 		}),
-		want: []string{"node redis-cluster-2 (10.244.0.13:6379): disagrees with redis-cluster-0 (10.244.0.11:6379) on who owns slot 5460"},
+		want:     []string{"node redis-cluster-2 (10.244.0.13:6379): disagrees with redis-cluster-0 (10.244.0.11:6379) on who owns slot 5460"},
+		settling: true,
+	}, {
+		name: "a replica's role not known everywhere yet",
+		live: fixture(t, "walkthrough.txt", func(i int, n *Node) {
+			if i == 1 {
+				n.View[3].Flags, n.View[3].MasterID = []string{"master"}, ""
+			}
+		}),
+		want:     []string{"node redis-cluster-1 (10.244.0.12:6379): disagrees with redis-cluster-0 (10.244.0.11:6379): node redis-cluster-3 (10.244.0.14:6379) is a replica of redis-cluster-2 (10.244.0.13:6379) here, a master there"},
+		settling: true,
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,6 +264,9 @@ func TestSpecRefuses(t *testing.T) {
 			var refused *RefusedError
 			if !errors.As(err, &refused) || c != nil {
 				t.Fatalf("Spec = %v, %v; want a refusal", c, err)
+			}
+			if got := refused.Settling(); got != tt.settling {
+				t.Errorf("Settling() = %v, want %v", got, tt.settling)
 			}
 			msg := err.Error()
 			at := 0
