@@ -272,6 +272,9 @@ var notCarried = map[string]string{
 	"unixsocket":     "a path on the old pods' filesystem; Redis does not start where it cannot create the socket",
 	"unixsocketperm": "goes with unixsocket, which is not carried over",
 	"pidfile":        "a path on the old pods' filesystem",
+	// With "hostname", MOVED would name hostnames the new nodes do not
+	// announce (cluster-announce-hostname is the project's to set).
+	"cluster-preferred-endpoint-type": "goes with cluster-announce-hostname, which redis-gitops decides",
 }
 
 // settings turns one node's CONFIG GET * into spec.redis.config and notes

@@ -120,7 +120,7 @@ func Read(ctx context.Context, o ReadOptions) (Live, error) {
 	for i, c := range others {
 		g.Go(func() error {
 			if c.IP == "" {
-				rest[i] = Node{Addr: "node " + shortID(c.ID), Err: errors.New("has no address in CLUSTER NODES")}
+				rest[i] = Node{Addr: shortID(c.ID), Err: errors.New("has no address in CLUSTER NODES (noaddr)")}
 				return nil
 			}
 			a := net.JoinHostPort(c.IP, strconv.Itoa(c.Port))
@@ -151,6 +151,11 @@ func readNode(ctx context.Context, dial converge.Dialer, addr string) Node {
 		return n
 	}
 	n.Config = configMap(v)
+	for _, k := range secretSettings {
+		if n.Config[k] != "" {
+			n.Config[k] = Redacted
+		}
+	}
 	if n.Config["cluster-enabled"] == "no" {
 		return n
 	}
@@ -169,6 +174,14 @@ func readNode(ctx context.Context, dial converge.Dialer, addr string) Node {
 	n.Modules = moduleNames(v)
 	return n
 }
+
+// secretSettings are the CONFIG GET parameters that hold a password.
+var secretSettings = []string{"requirepass", "masterauth", "tls-key-file-pass", "tls-client-key-file-pass"}
+
+// Redacted replaces the value of a setting holding a password in
+// Node.Config: Live is a value callers may print, and a password must not
+// reach a log (DESIGN.md, invariant 8).
+const Redacted = "(redacted)"
 
 // infoField is the value of key in an INFO reply ("key:value" lines).
 func infoField(info, key string) string {

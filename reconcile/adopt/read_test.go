@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -148,6 +149,9 @@ func TestReadPassword(t *testing.T) {
 	}
 	if live.Pod == nil || live.StatefulSet == nil || live.StatefulSet.Name != "redis-cluster" {
 		t.Fatalf("pod %v, StatefulSet %v; want redis-cluster-0 and redis-cluster", live.Pod != nil, live.StatefulSet)
+	}
+	if s := fmt.Sprintf("%+v", live); strings.Contains(s, password) {
+		t.Errorf("what Read returns holds the password: %s", s)
 	}
 	c, notes, err := Spec(live, Options{})
 	if err != nil {
