@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,20 +22,8 @@ import (
 	"github.com/redis-gitops/redis-gitops/spec"
 )
 
-// writer is a client that keeps writing while the cluster changes under
-// it: each write retried by the test (beyond go-redis's own redirects) up
-// to 20 times, every acknowledged value remembered.
-type writer struct {
-	c        *redis.ClusterClient
-	acked    sync.Map
-	writes   atomic.Int64
-	retries  atomic.Int64
-	failed   atomic.Int64
-	lastErr  atomic.Value
-	stop     context.CancelFunc
-	done     chan struct{}
-	keySpace int
-}
+// writer is clustertest.Writer, read back through the harness's pods.
+type writer struct{ *clustertest.Writer }
 
 func (h *harness) startWriter(keySpace int) *writer {
 	return startWriterOn(h.data(), keySpace)
@@ -45,63 +32,14 @@ func (h *harness) startWriter(keySpace int) *writer {
 // startWriterOn is startWriter with its own client (a cluster the harness
 // does not manage yet, as in a takeover).
 func startWriterOn(c *redis.ClusterClient, keySpace int) *writer {
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &writer{c: c, stop: cancel, done: make(chan struct{}), keySpace: keySpace}
-	go func() {
-		defer close(w.done)
-		for i := 0; ctx.Err() == nil; i++ {
-			k := fmt.Sprintf("key:%d", i%keySpace)
-			v := fmt.Sprintf("w-%d", i)
-			var err error
-			for attempt := 0; attempt < 20; attempt++ {
-				if attempt > 0 {
-					w.retries.Add(1)
-					time.Sleep(50 * time.Millisecond)
-				}
-				if err = w.c.Set(context.Background(), k, v, 0).Err(); err == nil {
-					break
-				}
-			}
-			if err != nil {
-				w.failed.Add(1)
-				w.lastErr.Store(err.Error())
-				continue
-			}
-			w.acked.Store(k, v)
-			w.writes.Add(1)
-			time.Sleep(time.Millisecond)
-		}
-	}()
-	return w
+	return &writer{clustertest.StartWriter(c, keySpace)}
 }
 
-// finish stops the writer and checks that every acknowledged write reads
-// back, and that no write failed after retries.
 func (w *writer) finish(t *testing.T, h *harness) {
 	t.Helper()
-	w.stop()
-	<-w.done
-	defer w.c.Close()
 	c := h.data()
 	defer c.Close()
-	lost := 0
-	w.acked.Range(func(k, v any) bool {
-		got, err := c.Get(context.Background(), k.(string)).Result()
-		if err != nil || got != v.(string) {
-			lost++
-			if lost < 5 {
-				t.Errorf("acknowledged %s=%s reads %q, %v", k, v, got, err)
-			}
-		}
-		return true
-	})
-	t.Logf("writer: %d writes acknowledged, %d retries, %d failed after retries", w.writes.Load(), w.retries.Load(), w.failed.Load())
-	if lost > 0 {
-		t.Errorf("%d acknowledged writes lost", lost)
-	}
-	if n := w.failed.Load(); n > 0 {
-		t.Errorf("%d writes failed after 20 attempts; last error: %v", n, w.lastErr.Load())
-	}
+	w.Finish(t, c)
 }
 
 // pass runs what the daemon runs on a push: objects (with the scale-in
@@ -250,7 +188,7 @@ func (h *harness) readKeysOrAcked(w *writer, n int) {
 	for i := range n {
 		k := fmt.Sprintf("key:%d", i)
 		want := fmt.Sprintf("value-%d", i)
-		if v, ok := w.acked.Load(k); ok {
+		if v, ok := w.Acked.Load(k); ok {
 			want = v.(string)
 		}
 		if got, err := c.Get(context.Background(), k).Result(); err != nil || got != want {

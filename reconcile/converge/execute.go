@@ -35,7 +35,7 @@ type Executor struct {
 	// ForeignPort is the client port of the nodes of a cluster being
 	// adopted (spec.adopt.port); 0: Port.
 	ForeignPort int
-	Log     *slog.Logger
+	Log         *slog.Logger
 	// Stop, once closed, ends Run before its next action: a shutdown never
 	// interrupts an action (a slot half moved), it only declines the next.
 	Stop <-chan struct{}
