@@ -159,16 +159,19 @@ func (h *harness) readSeed(n int) {
 func adoptSpec(t *testing.T, ns string) *spec.RedisCluster {
 	t.Helper()
 	ctx := context.Background()
-	var live adopt.Live
+	var c *spec.RedisCluster
+	var notes []adopt.Note
+	// Right after redis-cli --cluster create the nodes still disagree on
+	// roles for a moment: adopt refuses that as settling, and is asked
+	// again, as the command does.
 	sandboxtest.Eventually(t, 30*time.Second, "adopt reads the blog's cluster", func() error {
-		var err error
-		live, err = adopt.Read(ctx, adopt.ReadOptions{From: "pod/redis-cluster-0", Namespace: ns, Client: sandboxtest.Client(t)})
+		live, err := adopt.Read(ctx, adopt.ReadOptions{From: "pod/redis-cluster-0", Namespace: ns, Client: sandboxtest.Client(t)})
+		if err != nil {
+			return err
+		}
+		c, notes, err = adopt.Spec(live, adopt.Options{})
 		return err
 	})
-	c, notes, err := adopt.Spec(live, adopt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var buf bytes.Buffer
 	if err := adopt.Write(&buf, c, "pod/redis-cluster-0", notes); err != nil {
 		t.Fatal(err)

@@ -159,7 +159,7 @@ func (s *adoptSim) apply(t *testing.T, a Action) {
 		moved := int64(0)
 		for _, r := range a.Slots {
 			moved += n.keys * int64(r.Len()) / int64(max(1, slotCount(n.slots)))
-			n.slots = removeRange(n.slots, r)
+			n.slots = cutRange(n.slots, r)
 			dst.slots = append(dst.slots, r)
 		}
 		if len(n.slots) == 0 {
@@ -189,28 +189,17 @@ func slotCount(rs []SlotRange) int {
 	return c
 }
 
-func removeRange(rs []SlotRange, cut SlotRange) []SlotRange {
-	var out []SlotRange
-	for _, r := range rs {
-		if cut.End < r.Start || cut.Start > r.End {
-			out = append(out, r)
-			continue
-		}
-		if r.Start < cut.Start {
-			out = append(out, SlotRange{r.Start, cut.Start - 1})
-		}
-		if r.End > cut.End {
-			out = append(out, SlotRange{cut.End + 1, r.End})
-		}
-	}
-	return out
-}
-
 // run plans and applies until the plan is empty, returning the kinds of
 // each pass's steps.
 func (s *adoptSim) run(t *testing.T, d Desired) []string {
+	passes, _ := s.runSteps(t, d)
+	return passes
+}
+
+// runSteps is run, with every step it took.
+func (s *adoptSim) runSteps(t *testing.T, d Desired) ([]string, []string) {
 	t.Helper()
-	var passes []string
+	var passes, steps []string
 	for pass := 0; pass < 20; pass++ {
 		o := s.observe(t)
 		p := PlanTopology(d, o)
@@ -224,18 +213,19 @@ func (s *adoptSim) run(t *testing.T, d Desired) []string {
 		for _, a := range p.Runnable() {
 			s.apply(t, a)
 			ks = append(ks, string(a.Kind))
+			steps = append(steps, a.String())
 		}
 		s.syncReplicas()
 		for _, n := range s.nodes {
 			n.linked = n.master != "" // the sync ends before the next pass
 		}
 		if len(ks) == 0 && len(p.Waiting) == 0 {
-			return passes
+			return passes, steps
 		}
 		passes = append(passes, strings.Join(slices.Compact(ks), ","))
 	}
 	t.Fatalf("not done after 20 passes: %v", passes)
-	return nil
+	return nil, nil
 }
 
 func TestAdoptionTakesEveryShardOver(t *testing.T) {
@@ -369,5 +359,31 @@ func TestAdoptionNeverBootstraps(t *testing.T) {
 	p := PlanTopology(Desired{Masters: 3, ReplicasPerMaster: 1, ClientPort: 6379, BusPort: 16379, Adopt: true}, s.observe(t))
 	if len(p.Actions) != 0 || !strings.Contains(p.Blocked, "the cluster to take over was not observed") {
 		t.Errorf("got %v, blocked %q", p.Actions, p.Blocked)
+	}
+}
+
+// The plan of a takeover, made before it starts, is the takeover: the
+// projection lists exactly the steps the passes then take.
+func TestProjectAdoptionIsWhatThePassesDo(t *testing.T) {
+	for _, shape := range [][4]int{{3, 1, 3, 1}, {4, 1, 3, 1}, {3, 0, 3, 2}} {
+		d := Desired{Masters: shape[2], ReplicasPerMaster: shape[3], ClientPort: 6379, BusPort: 16379, Adopt: true}
+		s := newAdoptSim(shape[0], shape[1], shape[2]*(1+shape[3]), 12000)
+		passes, err := ProjectAdoption(d, s.observe(t))
+		if err != nil {
+			t.Fatalf("%v: %v", shape, err)
+		}
+		var projected []string
+		for _, p := range passes {
+			for _, a := range p.Runnable() {
+				projected = append(projected, a.String())
+			}
+		}
+		if last := passes[len(passes)-1]; last.Blocked != "" || len(last.Actions) != 0 {
+			t.Errorf("%v: the projection ends blocked (%q) or with steps %v", shape, last.Blocked, last.Actions)
+		}
+		_, done := s.runSteps(t, d)
+		if !slices.Equal(projected, done) {
+			t.Errorf("%v: projected steps differ from the steps taken:\nprojected %q\n    taken %q", shape, projected, done)
+		}
 	}
 }
