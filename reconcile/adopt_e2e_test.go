@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -79,10 +80,32 @@ func adoptWhileWriting(t *testing.T, prefix, password string) {
 	seed.Close()
 	w := startWriterOn(old.Client(), 2000)
 
+	// The pull-request plan lists the whole takeover before it starts,
+	// and writes nothing.
+	pl := reconcile.Planner{Applier: &kube.Applier{Client: h.client, Dynamic: sandboxtest.Dynamic(t)}, Redis: h.redis}
+	cp := pl.Plan(ctx, nil, []*spec.RedisCluster{h.c}, nil).Clusters[0]
+	t.Logf("plan:\n%s", cp.Markdown())
+	if cp.Failed() || cp.Blocked != "" {
+		t.Fatalf("plan: blocked %q, errors %v", cp.Blocked, cp.Errors)
+	}
+	want := map[topology.ActionKind]int{topology.Meet: 6, topology.Replicate: 6, topology.Failover: 3, topology.Release: 6}
+	if got := kindCounts(cp.Actions); !maps.Equal(got, want) {
+		t.Errorf("planned steps %v, want %v", got, want)
+	}
+	if n := strings.Count(strings.TrimSpace(old.Exec("redis-cluster-0", "redis-cli", "cluster", "nodes")), "\n") + 1; n != 6 {
+		t.Fatalf("planning changed the old cluster: %d nodes", n)
+	}
+
 	start := time.Now()
-	var oc = h.pass()
+	var executed []topology.Action
+	oc := h.pass()
+	executed = append(executed, oc.Topology.Executed...)
 	for i := 0; i < 3 && (oc.Report.Adoption == nil || oc.Report.Adoption.State != report.AdoptionAdopted); i++ {
 		oc = h.pass()
+		executed = append(executed, oc.Topology.Executed...)
+	}
+	if got := kindCounts(executed); !maps.Equal(got, want) {
+		t.Errorf("steps taken %v, want the %v planned", got, want)
 	}
 	t.Logf("takeover done in %.1f s", time.Since(start).Seconds())
 	time.Sleep(2 * time.Second) // the writer keeps going on the adopted cluster
@@ -182,4 +205,12 @@ func adoptSpec(t *testing.T, ns string) *spec.RedisCluster {
 		t.Fatalf("the adopted spec does not load: %v", errs)
 	}
 	return clusters[0]
+}
+
+func kindCounts(as []topology.Action) map[topology.ActionKind]int {
+	out := map[topology.ActionKind]int{}
+	for _, a := range as {
+		out[a.Kind]++
+	}
+	return out
 }

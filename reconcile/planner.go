@@ -208,13 +208,22 @@ func (p Planner) planCluster(ctx context.Context, old, c *spec.RedisCluster, cha
 	}
 	d := cluster.DesiredFor(c)
 	var tp topology.Plan
-	if o == nil {
+	if c.Spec.Adopt != nil && p.Applier != nil && p.Redis != nil {
+		// A takeover: the old cluster read live, the managed pods as they
+		// are (or fresh), and every pass of the takeover projected.
+		var note string
+		tp, note = p.planAdoption(ctx, c, d, int(want))
+		cp.AgainstNote = joinNote(cp.AgainstNote, note)
+	} else if o == nil {
 		tp = topology.PlanTopology(d, topology.Fresh(podsOf(c.Metadata.Name, 0, int(want))))
 		if cp.Against == plan.AgainstLive && liveKnown && live == 0 {
 			cp.AgainstNote = joinNote(cp.AgainstNote, "the cluster does not exist yet: it is bootstrapped on fresh nodes")
 		}
 	} else {
 		tp = topology.PlanTopology(d, topology.WithNewPods(o, newPods))
+		p.planRestarts(ctx, &cp, old, c, o, sts)
+	}
+	if o != nil && c.Spec.Adopt != nil {
 		p.planRestarts(ctx, &cp, old, c, o, sts)
 	}
 	cp.Actions = tp.Actions
@@ -479,6 +488,46 @@ func (p Planner) observe(ctx context.Context, c *spec.RedisCluster) (*topology.O
 		return nil, err
 	}
 	return (&converge.Observer{Client: p.Redis.Client, Dial: dial}).Observe(ctx, cluster.TargetFor(c))
+}
+
+// planAdoption is the takeover's whole plan (topology.ProjectAdoption):
+// the old cluster observed live with the managed pods, fresh ones standing
+// in for those not started yet. The note says what it was planned on.
+func (p Planner) planAdoption(ctx context.Context, c *spec.RedisCluster, d topology.Desired, want int) (topology.Plan, string) {
+	t, err := p.Redis.Target(ctx, c)
+	if err != nil {
+		return topology.Plan{Blocked: "adopt: " + err.Error()}, ""
+	}
+	dial, err := p.Redis.ObserveDialer(ctx, c)
+	if err != nil {
+		return topology.Plan{Blocked: "adopt: " + err.Error()}, ""
+	}
+	o, err := (&converge.Observer{Client: p.Redis.Client, Dial: dial}).Observe(ctx, t)
+	if err != nil {
+		return topology.Plan{Blocked: "adopt: " + err.Error()}, ""
+	}
+	note := ""
+	if len(o.Nodes) == 0 {
+		fresh := topology.Fresh(podsOf(c.Metadata.Name, 0, want))
+		o.Pods, o.Nodes, o.ByPod = fresh.Pods, fresh.Nodes, fresh.ByPod
+		note = "the managed pods do not run yet: the takeover is planned with fresh ones in their place"
+	}
+	passes, err := topology.ProjectAdoption(d, o)
+	var all topology.Plan
+	for i, ps := range passes {
+		if i == 0 {
+			all.Drift, all.Placement = ps.Drift, ps.Placement
+		}
+		all.Actions = append(all.Actions, ps.Actions...)
+		all.Blocked, all.Waiting = ps.Blocked, ps.Waiting
+		if len(ps.Placement.Masters) > 0 {
+			all.Placement = ps.Placement
+		}
+	}
+	if err != nil {
+		all.Blocked = "adopt: the takeover could not be projected: " + err.Error()
+	}
+	return all, note
 }
 
 // planRemoved: the spec left Git; its objects are pruned (PVCs kept).

@@ -61,6 +61,24 @@ func TargetFor(c *spec.RedisCluster) converge.Target {
 	}
 }
 
+// Target is TargetFor with, for a spec that adopts a running cluster, the
+// old cluster to observe and the password its nodes must take.
+func (r *Redis) Target(ctx context.Context, c *spec.RedisCluster) (converge.Target, error) {
+	pw, err := r.Password(ctx, c)
+	if err != nil {
+		return converge.Target{}, err
+	}
+	return targetWithPassword(c, pw), nil
+}
+
+func targetWithPassword(c *spec.RedisCluster, pw string) converge.Target {
+	t := TargetFor(c)
+	if a := c.Spec.Adopt; a != nil {
+		t.Adopt = &converge.AdoptTarget{StatefulSet: a.StatefulSet, Port: a.Port, Password: pw}
+	}
+	return t
+}
+
 // DesiredFor is the topology the spec asks for.
 func DesiredFor(c *spec.RedisCluster) topology.Desired {
 	return topology.Desired{
@@ -146,10 +164,7 @@ func (r *Redis) ConvergeWith(ctx context.Context, c *spec.RedisCluster, opts Con
 		}
 	}
 	dial, migrateDial = wrap(dial), wrap(migrateDial)
-	t := TargetFor(c)
-	if a := c.Spec.Adopt; a != nil {
-		t.Adopt = &converge.AdoptTarget{StatefulSet: a.StatefulSet, Port: a.Port, Password: pw}
-	}
+	t := targetWithPassword(c, pw)
 	if !dryRun {
 		if err := r.waitPods(ctx, t, c.Spec.TotalNodes()); err != nil {
 			return converge.Result{}, err
