@@ -80,6 +80,17 @@ func (r Report) Markdown() []byte {
 		}
 		b.WriteString("\n\n")
 	}
+	if a := r.Adoption; a != nil {
+		fmt.Fprintf(&b, "### Adoption of %s\n\n%s", code(a.StatefulSet), a.State)
+		if a.Detail != "" {
+			b.WriteString(": " + cell(a.Detail))
+		}
+		b.WriteString("\n\n")
+		list(&b, "Old nodes still in the cluster", a.OldNodes, false)
+		if len(a.Released) > 0 {
+			fmt.Fprintf(&b, "Released (no slot, no key, forgotten by every node): %s\n\n", strings.Join(a.Released, ", "))
+		}
+	}
 	list(&b, "Actions", r.Actions, true)
 	list(&b, "Warnings", r.Warnings, false)
 	list(&b, "Errors", r.Errors, false)
