@@ -154,15 +154,7 @@ func (e *Executor) run(ctx context.Context, o *topology.Observed, a topology.Act
 			return err
 		})
 	case topology.Failover:
-		return e.with(ctx, n, func(c Admin) error {
-			if _, err := c.Do(ctx, "CLUSTER", "FAILOVER"); err != nil {
-				return err
-			}
-			return waitFor(ctx, waitStep, "the planned failover", func() (bool, error) {
-				info, err := doString(ctx, c, "INFO", "replication")
-				return strings.Contains(info, "role:master"), err
-			})
-		})
+		return e.with(ctx, n, func(c Admin) error { return failover(ctx, c) })
 	case topology.Forget:
 		return e.forget(ctx, o, a.Target)
 	case topology.FixOpenSlot:
@@ -191,6 +183,38 @@ func (e *Executor) forget(ctx context.Context, o *topology.Observed, target stri
 		}))
 	}
 	return errors.Join(errs...)
+}
+
+// mfTimeout is how long Redis gives a manual failover (CLUSTER_MF_TIMEOUT,
+// 5 s) before it gives up silently, plus a margin.
+const mfTimeout = 6 * time.Second
+
+// failover runs a planned CLUSTER FAILOVER on a replica and waits until it
+// is the master. Redis abandons a manual failover that gets no majority
+// within 5 s without saying so: a replica that asks for votes before it
+// has heard of another failover's new epoch asks in an epoch the masters
+// have already voted in, and is refused (two failovers a moment apart,
+// with a long node timeout, do that). So the failover is asked again,
+// until waitStep passes; asking again while one runs restarts it, which
+// loses nothing (the replica waits for its master's offset each time).
+func failover(ctx context.Context, c Admin) error {
+	deadline := time.Now().Add(waitStep)
+	isMaster := func() (bool, error) {
+		info, err := doString(ctx, c, "INFO", "replication")
+		return strings.Contains(info, "role:master"), err
+	}
+	for first := true; ; first = false {
+		if _, err := c.Do(ctx, "CLUSTER", "FAILOVER"); err != nil {
+			if done, _ := isMaster(); done && !first {
+				return nil // it won between the two asks
+			}
+			return err
+		}
+		err := waitFor(ctx, mfTimeout, "the planned failover", isMaster)
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+	}
 }
 
 func splitAddr(addr string) (ip string, port, bus int, err error) {
