@@ -214,6 +214,10 @@ func (p Planner) planCluster(ctx context.Context, old, c *spec.RedisCluster, cha
 		var note string
 		tp, note = p.planAdoption(ctx, c, d, int(want))
 		cp.AgainstNote = joinNote(cp.AgainstNote, note)
+	} else if c.Spec.Adopt != nil {
+		// Offline: the old cluster cannot be read, and planning on fresh
+		// pods alone would only say it was not observed.
+		cp.AgainstNote = joinNote(cp.AgainstNote, "the takeover of spec.adopt is planned against the live cluster only: plan with access to Kubernetes to see its steps")
 	} else if o == nil {
 		tp = topology.PlanTopology(d, topology.Fresh(podsOf(c.Metadata.Name, 0, int(want))))
 		if cp.Against == plan.AgainstLive && liveKnown && live == 0 {
