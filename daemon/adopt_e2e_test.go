@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"context"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -26,12 +25,7 @@ func TestDaemonAdoptsKilledMidway(t *testing.T) {
 	repo := srv.CreateRepo(t, "adopt-"+ns)
 	old := sandboxtest.NewBlog(t, ns, "")
 	seed := old.Client()
-	ctx := context.Background()
-	for i := range 10000 {
-		if err := seed.Set(ctx, fmt.Sprintf("seed:%d", i), fmt.Sprintf("v%d", i), 0).Err(); err != nil {
-			t.Fatalf("seed:%d: %v", i, err)
-		}
-	}
+	clustertest.Fill(t, seed, 10000)
 	seed.Close()
 	w := clustertest.StartWriter(old.Client(), 2000)
 
@@ -86,12 +80,7 @@ func TestDaemonAdoptsKilledMidway(t *testing.T) {
 	c := dataClient(t, ns, name)
 	defer c.Close()
 	w.Finish(t, c)
-	for i := range 10000 {
-		got, err := c.Get(ctx, fmt.Sprintf("seed:%d", i)).Result()
-		if err != nil || got != fmt.Sprintf("v%d", i) {
-			t.Fatalf("seed:%d after the takeover: %q, %v", i, got, err)
-		}
-	}
+	w.ReadAllOrAcked(t, c, 10000)
 	checkCluster(t, ns, name, 3, 1)
 	views := map[string]string{}
 	for _, p := range clusterPods(t, ns, name) {

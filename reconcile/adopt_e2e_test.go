@@ -3,12 +3,12 @@ package reconcile_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"maps"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis-gitops/redis-gitops/internal/clustertest"
 	"github.com/redis-gitops/redis-gitops/internal/sandboxtest"
 	"github.com/redis-gitops/redis-gitops/reconcile"
 	"github.com/redis-gitops/redis-gitops/reconcile/adopt"
@@ -70,13 +70,9 @@ func adoptWhileWriting(t *testing.T, prefix, password string) {
 	}
 
 	// 10,000 keys before, and a client writing all along.
-	seed := old.Client()
 	ctx := context.Background()
-	for i := range 10000 {
-		if err := seed.Set(ctx, fmt.Sprintf("seed:%d", i), fmt.Sprintf("v%d", i), 0).Err(); err != nil {
-			t.Fatalf("seed:%d: %v", i, err)
-		}
-	}
+	seed := old.Client()
+	clustertest.Fill(t, seed, 10000)
 	seed.Close()
 	w := startWriterOn(old.Client(), 2000)
 
@@ -115,7 +111,7 @@ func adoptWhileWriting(t *testing.T, prefix, password string) {
 		t.Fatalf("report adoption: %+v; want adopted with the 6 old pods released", a)
 	}
 	h.check() // redis-cli --cluster check, roles and placement of the managed pods
-	h.readSeed(10000)
+	h.readKeysOrAcked(w, 10000)
 	// The old pods hold no slot and no key, and no node knows them.
 	views := map[string]string{}
 	for name := range h.pods() {
@@ -163,18 +159,6 @@ func ownerOf(t *testing.T, b *sandboxtest.Blog, slot int) string {
 	}
 	t.Fatalf("no owner of slot %d", slot)
 	return ""
-}
-
-func (h *harness) readSeed(n int) {
-	h.t.Helper()
-	c := h.data()
-	defer c.Close()
-	for i := range n {
-		got, err := c.Get(context.Background(), fmt.Sprintf("seed:%d", i)).Result()
-		if err != nil || got != fmt.Sprintf("v%d", i) {
-			h.t.Fatalf("seed:%d after the takeover: %q, %v", i, got, err)
-		}
-	}
 }
 
 // adoptSpec is what `redis-gitops adopt --from pod/redis-cluster-0` writes

@@ -185,16 +185,7 @@ func (h *harness) readKeysOrAcked(w *writer, n int) {
 	h.t.Helper()
 	c := h.data()
 	defer c.Close()
-	for i := range n {
-		k := fmt.Sprintf("key:%d", i)
-		want := fmt.Sprintf("value-%d", i)
-		if v, ok := w.Acked.Load(k); ok {
-			want = v.(string)
-		}
-		if got, err := c.Get(context.Background(), k).Result(); err != nil || got != want {
-			h.t.Errorf("%s = %q, %v; want %q", k, got, err, want)
-		}
-	}
+	w.ReadAllOrAcked(h.t, c, n)
 }
 
 // TestSourceMasterKilledDuringMigration: a scale-out whose source master

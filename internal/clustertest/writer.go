@@ -84,3 +84,19 @@ func (w *Writer) Finish(t testing.TB, read *redis.ClusterClient) {
 		t.Errorf("%d writes failed after 20 attempts; last error: %v", n, w.lastErr.Load())
 	}
 }
+
+// ReadAllOrAcked checks through c that keys 0..n-1 of Fill read back with
+// their value, or with the last value the writer had acknowledged for
+// those it wrote over.
+func (w *Writer) ReadAllOrAcked(t testing.TB, c *redis.ClusterClient, n int) {
+	t.Helper()
+	for i := range n {
+		want := Value(i)
+		if v, ok := w.Acked.Load(Key(i)); ok {
+			want = v.(string)
+		}
+		if got, err := c.Get(context.Background(), Key(i)).Result(); err != nil || got != want {
+			t.Errorf("%s = %q, %v; want %q", Key(i), got, err, want)
+		}
+	}
+}
