@@ -11,15 +11,19 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Writer is a client that keeps writing while the cluster changes under
-// it: each write retried by the test (beyond go-redis's own redirects) up
-// to 20 times, every acknowledged value remembered.
+// Writer is a client that keeps writing and reading while the cluster
+// changes under it: each write, then a read of the same key, retried by
+// the test (beyond go-redis's own redirects) up to 20 times, every
+// acknowledged value remembered. A read that returns another value than
+// the one just acknowledged is a lost write.
 type Writer struct {
 	c        *redis.ClusterClient
 	Acked    sync.Map // key -> the last acknowledged value
 	writes   atomic.Int64
+	reads    atomic.Int64
 	retries  atomic.Int64
 	failed   atomic.Int64
+	stale    atomic.Int64 // reads of another value than the one just acknowledged
 	lastErr  atomic.Value
 	stop     context.CancelFunc
 	done     chan struct{}
@@ -52,6 +56,26 @@ func StartWriter(c *redis.ClusterClient, keySpace int) *Writer {
 			}
 			w.Acked.Store(k, v)
 			w.writes.Add(1)
+			var got string
+			for attempt := 0; attempt < 20; attempt++ {
+				if attempt > 0 {
+					w.retries.Add(1)
+					time.Sleep(50 * time.Millisecond)
+				}
+				if got, err = w.c.Get(context.Background(), k).Result(); err == nil {
+					break
+				}
+			}
+			switch {
+			case err != nil:
+				w.failed.Add(1)
+				w.lastErr.Store(err.Error())
+			case got != v:
+				w.stale.Add(1)
+				w.lastErr.Store(fmt.Sprintf("read %s = %q right after writing %q", k, got, v))
+			default:
+				w.reads.Add(1)
+			}
 			time.Sleep(time.Millisecond)
 		}
 	}()
@@ -76,12 +100,15 @@ func (w *Writer) Finish(t testing.TB, read *redis.ClusterClient) {
 		}
 		return true
 	})
-	t.Logf("writer: %d writes acknowledged, %d retries, %d failed after retries", w.writes.Load(), w.retries.Load(), w.failed.Load())
+	t.Logf("writer: %d writes acknowledged, %d reads back, %d retries, %d failed after retries", w.writes.Load(), w.reads.Load(), w.retries.Load(), w.failed.Load())
 	if lost > 0 {
 		t.Errorf("%d acknowledged writes lost", lost)
 	}
 	if n := w.failed.Load(); n > 0 {
-		t.Errorf("%d writes failed after 20 attempts; last error: %v", n, w.lastErr.Load())
+		t.Errorf("%d operations failed after 20 attempts; last error: %v", n, w.lastErr.Load())
+	}
+	if n := w.stale.Load(); n > 0 {
+		t.Errorf("%d reads returned another value than the write just acknowledged; last: %v", n, w.lastErr.Load())
 	}
 }
 
