@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -67,6 +68,14 @@ func adoptWhileWriting(t *testing.T, prefix, password string) {
 			t.Fatalf("after the refusal the old cluster has %d nodes, want its 6: a step was taken", n)
 		}
 		old.Exec(owner, "redis-cli", "cluster", "addslotsrange", "0", "100")
+		sandboxtest.Eventually(t, time.Minute, "every old node sees slots 0-100 served again", func() error {
+			for _, p := range old.Pods {
+				if info := old.Exec(p.Name, "redis-cli", "cluster", "info"); !strings.Contains(info, "cluster_slots_assigned:16384") {
+					return fmt.Errorf("%s: not all slots assigned", p.Name)
+				}
+			}
+			return nil
+		})
 	}
 
 	// 10,000 keys before, and a client writing all along.

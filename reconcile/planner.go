@@ -510,11 +510,24 @@ func (p Planner) planAdoption(ctx context.Context, c *spec.RedisCluster, d topol
 	if err != nil {
 		return topology.Plan{Blocked: "adopt: " + err.Error()}, ""
 	}
+	// Managed pods that do not answer yet (not started, starting) are
+	// planned as the fresh, empty nodes they will be.
 	note := ""
-	if len(o.Nodes) == 0 {
-		fresh := topology.Fresh(podsOf(c.Metadata.Name, 0, want))
-		o.Pods, o.Nodes, o.ByPod = fresh.Pods, fresh.Nodes, fresh.ByPod
-		note = "the managed pods do not run yet: the takeover is planned with fresh ones in their place"
+	var missing []topology.Pod
+	for _, pd := range podsOf(c.Metadata.Name, 0, want) {
+		if _, ok := o.ByPod[pd.Name]; !ok {
+			missing = append(missing, pd)
+		}
+	}
+	if len(missing) > 0 {
+		fresh := topology.Fresh(missing)
+		o.Pods = slices.DeleteFunc(o.Pods, func(p topology.Pod) bool { _, ok := fresh.ByPod[p.Name]; return ok })
+		o.Pods = append(o.Pods, fresh.Pods...)
+		for id, n := range fresh.Nodes {
+			o.Nodes[id], o.ByPod[n.Pod.Name] = n, id
+			delete(o.Unreachable, n.Pod.Name)
+		}
+		note = fmt.Sprintf("%d of the %d managed pods do not answer yet: the takeover is planned with fresh, empty nodes in their place", len(missing), want)
 	}
 	passes, err := topology.ProjectAdoption(d, o)
 	var all topology.Plan

@@ -30,6 +30,11 @@ func ProjectAdoption(d Desired, o *Observed) ([]Plan, error) {
 		if p.Blocked != "" || len(run) == 0 && len(p.Waiting) == 0 {
 			return passes, nil
 		}
+		if len(run) == 0 && len(passes) > 1 && len(passes[len(passes)-2].Runnable()) == 0 {
+			// Waiting twice with nothing done: what it waits for (a pod
+			// that does not answer) is not in the model's hands.
+			return passes, nil
+		}
 		for _, a := range run {
 			if err := m.apply(a); err != nil {
 				return passes, err
