@@ -204,9 +204,27 @@ func (o *Observed) AddForeign(pods []Pod, replies map[string]Reply) error {
 }
 
 // Adopting tells whether a cluster being adopted still has nodes the
-// daemon does not manage, answering or not.
+// daemon does not manage. An old pod that does not answer counts only
+// while the cluster may still hold its node: before the managed nodes
+// formed anything, or while some managed node knows a node no managed
+// pod runs. After the takeover, an old pod restarting holds nothing up.
 func (o *Observed) Adopting() bool {
-	return len(o.Foreign) > 0 || len(o.ForeignUnreachable) > 0
+	if len(o.Foreign) > 0 {
+		return true
+	}
+	if len(o.ForeignUnreachable) == 0 {
+		return false
+	}
+	formed := false
+	for _, n := range o.Nodes {
+		formed = formed || len(n.View) > 1
+		for _, v := range n.View {
+			if _, ours := o.Nodes[v.ID]; !ours {
+				return true
+			}
+		}
+	}
+	return !formed
 }
 
 // WithForeign is the whole cluster the planner and the executor of a

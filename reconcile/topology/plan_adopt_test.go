@@ -387,3 +387,19 @@ func TestProjectAdoptionIsWhatThePassesDo(t *testing.T) {
 		}
 	}
 }
+
+// After the takeover, an old pod that stops answering (restarted, or its
+// StatefulSet scaled down by a person) holds nothing up.
+func TestAdoptedClusterIgnoresAnOldPodDown(t *testing.T) {
+	d := Desired{Masters: 3, ReplicasPerMaster: 1, ClientPort: 6379, BusPort: 16379, Adopt: true}
+	s := newAdoptSim(3, 1, 6, 900)
+	s.run(t, d)
+	o := s.observe(t)
+	o.ForeignUnreachable["old-2"] = "connection refused"
+	if o.Adopting() {
+		t.Fatal("an adopted cluster with an old pod down counts as adopting")
+	}
+	if p := PlanTopology(d, o); p.Blocked != "" || len(p.Actions) != 0 {
+		t.Errorf("plan: %v, blocked %q", p.Actions, p.Blocked)
+	}
+}
