@@ -42,7 +42,7 @@ func planAdoption(d Desired, o *Observed, want int, p Plan) Plan {
 	m.actions = slices.DeleteFunc(m.actions, func(a Action) bool {
 		return a.Kind == Meet && o.Nodes[a.Target] != nil && o.Nodes[a.Target].Foreign && !knows(f.anchor, a.Target)
 	})
-	if len(m.actions) > 0 || !everyoneKnowsEveryone(o) {
+	if len(m.actions) > 0 || !everyoneKnowsEveryone(withoutReset(o)) {
 		p.add(m)
 		if len(m.actions) == 0 {
 			p.Waiting = append(p.Waiting, "join: the managed nodes are still being introduced to the old cluster by gossip")
@@ -98,6 +98,9 @@ func refuseAdoption(f *facts) string {
 		for _, v := range n.View {
 			if _, seen := f.o.Nodes[v.ID]; !seen && !v.Has("handshake") {
 				return fmt.Sprintf("adopt: %s knows node %s at %s, which is neither a managed pod nor a pod of the StatefulSet to take over; the daemon takes over only nodes it can reach (add it to that StatefulSet, or CLUSTER FORGET it if it is gone)", n.Pod.Name, short(v.ID), v.Addr)
+			}
+			if r := f.o.Nodes[v.ID]; r != nil && r.Foreign && len(r.View) <= 1 {
+				continue // reset by a release whose forget did not run: it goes next
 			}
 			if v.Has("fail") || v.Has("noaddr") {
 				return fmt.Sprintf("adopt: %s flags node %s (%s) as failed; heal the old cluster first", n.Pod.Name, short(v.ID), strings.Join(v.Flags, ","))
@@ -298,4 +301,28 @@ func sortedKeysOf(m map[string]string) []string {
 // knows: id is in n's view.
 func knows(n *Node, id string) bool {
 	return slices.ContainsFunc(n.View, func(v ClusterNode) bool { return v.ID == id })
+}
+
+// withoutReset is o without the old nodes already reset by a release
+// whose forget did not run (the daemon stopped between the two): they know
+// no one and will not be met again, so the cluster is joined without them,
+// and planRelease forgets them.
+func withoutReset(o *Observed) *Observed {
+	var reset []string
+	for id, n := range o.Nodes {
+		if n.Foreign && len(n.View) <= 1 && n.SlotCount() == 0 && n.Keys == 0 {
+			reset = append(reset, id)
+		}
+	}
+	if len(reset) == 0 {
+		return o
+	}
+	c := *o
+	c.Nodes = make(map[string]*Node, len(o.Nodes))
+	for id, n := range o.Nodes {
+		if !slices.Contains(reset, id) {
+			c.Nodes[id] = n
+		}
+	}
+	return &c
 }

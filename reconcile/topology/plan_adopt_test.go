@@ -25,6 +25,7 @@ type simNode struct {
 	slots   []SlotRange
 	keys    int64
 	linked  bool // master_link_status:up
+	reset   bool // CLUSTER RESET ran, CLUSTER FORGET not yet: it knows no one, the others still know it
 }
 
 // newAdoptSim is an old cluster of oldMasters shards with oldReplicas each,
@@ -94,7 +95,7 @@ func (s *adoptSim) observe(t *testing.T) *Observed {
 	replies := map[string]Reply{}
 	for _, n := range s.nodes {
 		var lines []string
-		if s.members[n.id] {
+		if s.members[n.id] && !n.reset {
 			for id := range s.members {
 				lines = append(lines, s.line(s.nodes[id], id == n.id))
 			}
@@ -175,7 +176,7 @@ func (s *adoptSim) apply(t *testing.T, a Action) {
 			t.Fatalf("%s: releases a replica holding the keys of an old master", a)
 		}
 		delete(s.members, n.id)
-		n.master, n.keys = "", 0
+		n.master, n.keys, n.reset = "", 0, false
 	default:
 		t.Fatalf("unexpected step %s", a)
 	}
@@ -401,5 +402,32 @@ func TestAdoptedClusterIgnoresAnOldPodDown(t *testing.T) {
 	}
 	if p := PlanTopology(d, o); p.Blocked != "" || len(p.Actions) != 0 {
 		t.Errorf("plan: %v, blocked %q", p.Actions, p.Blocked)
+	}
+}
+
+// A daemon killed between the reset of an old node and its forget: the
+// node knows no one, the others still know it. The next pass releases it
+// again (the reset is a no-op) instead of waiting for gossip forever.
+func TestAdoptionResumesBetweenResetAndForget(t *testing.T) {
+	d := Desired{Masters: 3, ReplicasPerMaster: 1, ClientPort: 6379, BusPort: 16379, Adopt: true}
+	s := newAdoptSim(3, 1, 6, 900)
+	for pass := 0; pass < 10; pass++ {
+		p := PlanTopology(d, s.observe(t))
+		if i := slices.IndexFunc(p.Actions, func(a Action) bool { return a.Kind == Release }); i >= 0 {
+			n := s.nodes[p.Actions[i].Node]
+			n.master, n.keys, n.reset = "", 0, true
+			break
+		}
+		for _, a := range p.Runnable() {
+			s.apply(t, a)
+		}
+		s.syncReplicas()
+		for _, n := range s.nodes {
+			n.linked = n.master != ""
+		}
+	}
+	s.run(t, d)
+	if o := s.observe(t); o.Adopting() {
+		t.Errorf("still adopting: %d old nodes", len(o.Foreign))
 	}
 }
