@@ -123,8 +123,12 @@ clean: demo-down
 ## bench: this reconciler against redis-cli on identical fresh pods, in one run (ratios, not absolute times); then the daemon's sizing with 1 to 100 clusters in one repo (README, Sizing).
 # BENCH_FLEET picks the fleet sizes, e.g. make bench BENCH_FLEET=1,10.
 BENCH_FLEET ?= 1,10,50,100
+# BENCH_SIZES picks the Redis nodes of one large cluster (masters with one
+# replica each), e.g. make bench BENCH_SIZES=6,30,90,150.
+BENCH_SIZES ?= 6,30,90
 bench: deps build
 	SANDBOX_BIN=$(BIN) $(GO) test ./reconcile -run '^$$' -bench BenchmarkBootstrap -benchtime 3x -timeout 20m
+	SANDBOX_BIN=$(BIN) REDIS_GITOPS_BENCH_SIZES=$(BENCH_SIZES) $(GO) test ./reconcile -run '^$$' -bench BenchmarkLargeCluster -benchtime 1x -timeout 90m
 	SANDBOX_BIN=$(BIN) $(GO) test ./daemon -run '^$$' -bench BenchmarkGitOps -benchtime 1x -timeout 20m
 	SANDBOX_BIN=$(BIN) REDIS_GITOPS_BENCH_FLEET=$(BENCH_FLEET) $(GO) test ./daemon -run '^$$' -bench BenchmarkFleet -benchtime 1x -timeout 90m
 	$(GO) test ./reconcile/migrate -run '^$$' -bench BenchmarkScaleOutMigration -benchtime 1x -timeout 30m

@@ -1,0 +1,271 @@
+package reconcile_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/redis-gitops/redis-gitops/internal/sandboxtest"
+	"github.com/redis-gitops/redis-gitops/reconcile/converge"
+	"github.com/redis-gitops/redis-gitops/reconcile/migrate"
+	"github.com/redis-gitops/redis-gitops/reconcile/topology"
+)
+
+// largeRow is one line of the large-cluster table.
+type largeRow struct {
+	nodes       int
+	ready       time.Duration // StatefulSet applied -> every pod Ready (the sandbox, not the reconciler)
+	bootstrap   time.Duration // every pod Ready -> cluster_state:ok, every replica linked
+	noopPass    time.Duration
+	noopRedis   int64 // Redis commands of the no-op pass
+	noopAPI     int64 // Kubernetes API requests of the no-op pass
+	busBytes    float64
+	failover    time.Duration // a master's pod deleted -> its first slot served again
+	servedBy    string        // "its replica" (a failover) or "itself" (the pod came back first)
+	heapInUseMB float64
+}
+
+// BenchmarkLargeCluster measures how one cluster behaves as it grows, for
+// each size of REDIS_GITOPS_BENCH_SIZES (Redis nodes, masters with one
+// replica each; default "6,30"): bootstrap by this reconciler, a no-op
+// pass (time, Redis commands, API requests), cluster-bus bytes per node
+// per second at rest (the pod's own network namespace counters,
+// /proc/net/dev, over 10 s), the time from a master's pod deleted to its
+// slots served again, and the heap in use. Run by `make bench`; sizes
+// above 90 take the sandbox minutes to start and are asked for explicitly.
+func BenchmarkLargeCluster(b *testing.B) {
+	sizes := []int{6, 30}
+	if env := os.Getenv("REDIS_GITOPS_BENCH_SIZES"); env != "" {
+		sizes = nil
+		for _, f := range strings.Split(env, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 6 || n%2 != 0 {
+				b.Fatalf("REDIS_GITOPS_BENCH_SIZES: %q is not an even number of nodes, at least 6", f)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	var rows []largeRow
+	for range b.N {
+		rows = rows[:0]
+		for _, n := range sizes {
+			rows = append(rows, largeOnce(b, n))
+		}
+	}
+	lines := []string{"nodes | pods ready | bootstrap | no-op pass | its Redis commands | its API requests | bus bytes/node/s | master pod deleted -> slots served | heap in use"}
+	for _, r := range rows {
+		lines = append(lines, fmt.Sprintf("%5d | %8.1f s | %7.2f s | %8.2f s | %18d | %16d | %16.0f | %6.1f s (by %s) | %8.1f MB",
+			r.nodes, r.ready.Seconds(), r.bootstrap.Seconds(), r.noopPass.Seconds(), r.noopRedis, r.noopAPI, r.busBytes, r.failover.Seconds(), r.servedBy, r.heapInUseMB))
+	}
+	for _, l := range lines {
+		fmt.Println("large: " + l)
+		b.Log(l)
+	}
+	if len(rows) > 0 {
+		last := rows[len(rows)-1]
+		b.ReportMetric(last.bootstrap.Seconds(), "s/bootstrap-largest")
+		b.ReportMetric(last.failover.Seconds(), "s/failover-largest")
+		b.ReportMetric(last.busBytes, "bus-bytes/node/s-largest")
+	}
+}
+
+func largeOnce(b *testing.B, nodes int) largeRow {
+	row := largeRow{nodes: nodes}
+	var redisCmds, apiCalls atomic.Int64
+	cfg := sandboxtest.Config()
+	cfg.QPS, cfg.Burst = 200, 400
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			apiCalls.Add(1)
+			return rt.RoundTrip(r)
+		})
+	}
+	counted, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	h := newHarnessWith(b, fmt.Sprintf("large-%d", nodes), func(h *harness) {
+		h.c.Spec.Masters = nodes / 2
+		h.client = counted
+		h.redis.Client = counted
+		h.redis.PodsTimeout = 10 * time.Minute
+		h.redis.Wrap = func(a converge.Admin) converge.Admin { return countingAdmin{a, &redisCmds} }
+	})
+	sandboxtest.Eventually(b, 15*time.Minute, fmt.Sprintf("%d pods Ready", nodes), func() error {
+		ready := 0
+		for _, p := range h.pods() {
+			if podReady(p) {
+				ready++
+			}
+		}
+		if ready != nodes {
+			return fmt.Errorf("%d of %d", ready, nodes)
+		}
+		return nil
+	})
+	row.ready = time.Since(start)
+	pods := h.pods()
+	start = time.Now()
+	h.converge()
+	waitLinked(b, pods)
+	row.bootstrap = time.Since(start)
+
+	// A no-op pass: nothing to change, counted.
+	redisCmds.Store(0)
+	apiCalls.Store(0)
+	start = time.Now()
+	if executed := h.converge(); len(executed) != 0 {
+		b.Fatalf("a no-op pass at %d nodes executed %v", nodes, executed)
+	}
+	row.noopPass = time.Since(start)
+	row.noopRedis, row.noopAPI = redisCmds.Load(), apiCalls.Load()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	row.heapInUseMB = float64(ms.HeapInuse) / (1 << 20)
+
+	row.busBytes = busBytesPerNode(b, h, 10*time.Second)
+	row.failover, row.servedBy = masterPodDeleted(b, h)
+	return row
+}
+
+// countingAdmin counts the commands sent on an admin connection.
+type countingAdmin struct {
+	converge.Admin
+	n *atomic.Int64
+}
+
+func (c countingAdmin) Do(ctx context.Context, args ...any) (any, error) {
+	c.n.Add(1)
+	return c.Admin.Do(ctx, args...)
+}
+
+func (c countingAdmin) Pipe(ctx context.Context, cmds ...[]any) ([]migrate.Reply, error) {
+	c.n.Add(int64(len(cmds)))
+	return c.Admin.Pipe(ctx, cmds...)
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// busBytesPerNode is the bytes a node sends per second at rest, from its
+// network namespace's counters (every interface but lo) on three pods over
+// window: the cluster bus, and the probes (a few bytes a second).
+func busBytesPerNode(b *testing.B, h *harness, window time.Duration) float64 {
+	var names []string
+	for name := range h.pods() {
+		names = append(names, name)
+		if len(names) == 3 {
+			break
+		}
+	}
+	before := map[string]int64{}
+	for _, n := range names {
+		before[n] = txBytes(b, h, n)
+	}
+	time.Sleep(window)
+	total := 0.0
+	for _, n := range names {
+		total += float64(txBytes(b, h, n) - before[n])
+	}
+	return total / float64(len(names)) / window.Seconds()
+}
+
+// txBytes sums the transmitted bytes of a pod's interfaces but lo, from
+// /proc/net/dev as the pod sees it.
+func txBytes(b *testing.B, h *harness, pod string) int64 {
+	out := h.exec(pod, "cat", "/proc/net/dev")
+	var sum int64
+	for _, line := range strings.Split(out, "\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(name) == "lo" {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) < 9 {
+			continue
+		}
+		n, err := strconv.ParseInt(f[8], 10, 64) // transmit bytes
+		if err != nil {
+			continue
+		}
+		sum += n
+	}
+	if sum == 0 {
+		b.Fatalf("no transmit counters in %s's /proc/net/dev:\n%s", pod, out)
+	}
+	return sum
+}
+
+// masterPodDeleted deletes the pod of a master holding slots and returns
+// the time until its first slot is served again, and by whom: its replica
+// after an automatic failover (node-timeout), or the master itself if its
+// pod came back first (the StatefulSet restarts it on its volume).
+func masterPodDeleted(b *testing.B, h *harness) (time.Duration, string) {
+	pods := h.pods()
+	var victim, witness corev1.Pod
+	var slot int
+	var victimID string
+	for _, p := range pods {
+		nodes, err := topology.ParseClusterNodes(h.exec(p.Name, "redis-cli", "cluster", "nodes"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		self, _ := topology.Myself(nodes)
+		if victim.Name == "" && len(self.Slots) > 0 {
+			victim, slot, victimID = p, self.Slots[0].Start, self.ID
+		} else if witness.Name == "" && len(self.Slots) > 0 {
+			witness = p
+		}
+	}
+	if victim.Name == "" || witness.Name == "" {
+		b.Fatal("no two masters to delete and watch")
+	}
+	w := redis.NewClient(&redis.Options{Addr: witness.Status.PodIP + ":6379", DisableIdentity: true})
+	defer w.Close()
+	ctx := context.Background()
+	start := time.Now()
+	sandboxtest.Kubectl(b, nil, "-n", h.ns, "delete", "pod", victim.Name, "--grace-period=0", "--force", "--wait=false")
+	// The clock runs from the delete; the served check starts once the
+	// old process no longer answers.
+	old := redis.NewClient(&redis.Options{Addr: victim.Status.PodIP + ":6379", DisableIdentity: true, DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	for old.Ping(ctx).Err() == nil && time.Since(start) < time.Minute {
+		time.Sleep(20 * time.Millisecond)
+	}
+	old.Close()
+	for {
+		if slots, err := w.ClusterSlots(ctx).Result(); err == nil {
+			for _, s := range slots {
+				if s.Start > slot || slot > s.End || len(s.Nodes) == 0 {
+					continue
+				}
+				owner := redis.NewClient(&redis.Options{Addr: s.Nodes[0].Addr, DisableIdentity: true, DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond})
+				n, err := owner.ClusterCountKeysInSlot(ctx, slot).Result()
+				owner.Close()
+				if err == nil && n >= 0 {
+					by := "its replica"
+					if s.Nodes[0].ID == victimID {
+						by = "itself"
+					}
+					return time.Since(start), by
+				}
+			}
+		}
+		if time.Since(start) > 3*time.Minute {
+			b.Fatalf("slot %d not served 3 min after deleting %s", slot, victim.Name)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
