@@ -27,6 +27,9 @@ type largeRow struct {
 	nodes       int
 	ready       time.Duration // StatefulSet applied -> every pod Ready (the sandbox, not the reconciler)
 	bootstrap   time.Duration // every pod Ready -> cluster_state:ok, every replica linked
+	// bootstrapRetries counts the passes that stopped on an error before
+	// the one that finished (the daemon runs the next pass by itself).
+	bootstrapRetries int
 	noopPass    time.Duration
 	noopRedis   int64 // Redis commands of the no-op pass
 	noopAPI     int64 // Kubernetes API requests of the no-op pass
@@ -65,8 +68,8 @@ func BenchmarkLargeCluster(b *testing.B) {
 	}
 	lines := []string{"nodes | pods ready | bootstrap | no-op pass | its Redis commands | its API requests | bus bytes/node/s | master pod deleted -> slots served | heap in use"}
 	for _, r := range rows {
-		lines = append(lines, fmt.Sprintf("%5d | %8.1f s | %7.2f s | %8.2f s | %18d | %16d | %16.0f | %6.1f s (by %s) | %8.1f MB",
-			r.nodes, r.ready.Seconds(), r.bootstrap.Seconds(), r.noopPass.Seconds(), r.noopRedis, r.noopAPI, r.busBytes, r.failover.Seconds(), r.servedBy, r.heapInUseMB))
+		lines = append(lines, fmt.Sprintf("%5d | %8.1f s | %7.2f s%s | %8.2f s | %18d | %16d | %16.0f | %6.1f s (by %s) | %8.1f MB",
+			r.nodes, r.ready.Seconds(), r.bootstrap.Seconds(), retries(r.bootstrapRetries), r.noopPass.Seconds(), r.noopRedis, r.noopAPI, r.busBytes, r.failover.Seconds(), r.servedBy, r.heapInUseMB))
 	}
 	for _, l := range lines {
 		fmt.Println("large: " + l)
@@ -118,7 +121,21 @@ func largeOnce(b *testing.B, nodes int) largeRow {
 	row.ready = time.Since(start)
 	pods := h.pods()
 	start = time.Now()
-	h.converge()
+	// As the daemon would: a pass that stops on an error (a dial timing
+	// out on a loaded machine) is followed by another, which resumes.
+	for pass := 1; ; pass++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		_, err := h.redis.Converge(ctx, h.c, false)
+		cancel()
+		if err == nil {
+			break
+		}
+		if pass == 3 {
+			b.Fatalf("bootstrap of %d nodes: 3 passes failed; last: %v", nodes, err)
+		}
+		row.bootstrapRetries++
+		b.Logf("bootstrap of %d nodes, pass %d: %v (the next pass resumes)", nodes, pass, err)
+	}
 	waitLinked(b, pods)
 	row.bootstrap = time.Since(start)
 
@@ -268,4 +285,11 @@ func masterPodDeleted(b *testing.B, h *harness) (time.Duration, string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func retries(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d passes failed first)", n)
 }
