@@ -24,19 +24,19 @@ import (
 
 // largeRow is one line of the large-cluster table.
 type largeRow struct {
-	nodes       int
-	ready       time.Duration // StatefulSet applied -> every pod Ready (the sandbox, not the reconciler)
-	bootstrap   time.Duration // every pod Ready -> cluster_state:ok, every replica linked
+	nodes     int
+	ready     time.Duration // StatefulSet applied -> every pod Ready (the sandbox, not the reconciler)
+	bootstrap time.Duration // every pod Ready -> cluster_state:ok, every replica linked
 	// bootstrapRetries counts the passes that stopped on an error before
 	// the one that finished (the daemon runs the next pass by itself).
 	bootstrapRetries int
-	noopPass    time.Duration
-	noopRedis   int64 // Redis commands of the no-op pass
-	noopAPI     int64 // Kubernetes API requests of the no-op pass
-	busBytes    float64
-	failover    time.Duration // a master's pod deleted -> its first slot served again
-	servedBy    string        // "its replica" (a failover) or "itself" (the pod came back first)
-	heapInUseMB float64
+	noopPass         time.Duration
+	noopRedis        int64 // Redis commands of the no-op pass
+	noopAPI          int64 // Kubernetes API requests of the no-op pass
+	busBytes         float64
+	failover         time.Duration // a master's pod deleted -> its first slot served again
+	servedBy         string        // "its replica" (a failover) or "itself" (the pod came back first)
+	heapInUseMB      float64
 }
 
 // BenchmarkLargeCluster measures how one cluster behaves as it grows, for
