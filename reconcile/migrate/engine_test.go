@@ -71,7 +71,22 @@ func check(t *testing.T, n *redistest.Node) {
 	}
 }
 
+// TestMoveSlotsWhileClientsWrite moves a quarter of the slots while a
+// client writes, unpaced (the fast profile) and paced by a latency budget
+// (the gentle one): nothing acknowledged is lost either way.
 func TestMoveSlotsWhileClientsWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		budget time.Duration
+	}{
+		{"fast", 0},
+		{"gentle", 2 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) { moveSlotsWhileClientsWrite(t, tc.budget) })
+	}
+}
+
+func moveSlotsWhileClientsWrite(t *testing.T, budget time.Duration) {
 	nodes := redistest.Start(t, 4)
 	redistest.Cluster(t, nodes[:3], 3)
 	redistest.Join(t, nodes[0], nodes, nodes[3])
@@ -101,7 +116,7 @@ func TestMoveSlotsWhileClientsWrite(t *testing.T) {
 
 	moves := scaleOutMoves(nodes[:3], nodes[3])
 	var last migrate.Progress
-	e := &migrate.Engine{Dial: dial, Parallel: 4, Others: []migrate.Node{node(nodes[0]), node(nodes[1]), node(nodes[2]), node(nodes[3])},
+	e := &migrate.Engine{Dial: dial, Parallel: 4, LatencyBudget: budget, Others: []migrate.Node{node(nodes[0]), node(nodes[1]), node(nodes[2]), node(nodes[3])},
 		Progress: func(p migrate.Progress) { last = p }}
 	res, err := e.Run(context.Background(), moves)
 	time.Sleep(200 * time.Millisecond) // some writes after the move too
@@ -119,7 +134,13 @@ func TestMoveSlotsWhileClientsWrite(t *testing.T) {
 	if got := failed.Load(); got != 0 {
 		t.Errorf("%d writes failed during the move (after the client's retries)", got)
 	}
-	t.Logf("moved %d slots, %d keys in %s; %d writes acknowledged meanwhile", res.Slots, res.Keys, res.Elapsed, written.Load())
+	t.Logf("moved %d slots, %d keys in %s; %d writes acknowledged meanwhile; pacing %+v", res.Slots, res.Keys, res.Elapsed, written.Load(), res.Pace)
+	if res.Pace.Batches == 0 {
+		t.Errorf("no MIGRATE pipeline was timed for the pacer")
+	}
+	if budget > 0 && res.Pace.Final.Keys > e.KeysPerBatch {
+		t.Errorf("paced batch of %d keys, above KeysPerBatch %d", res.Pace.Final.Keys, e.KeysPerBatch)
+	}
 
 	// The target owns exactly the moved slots, and holds their keys.
 	redistest.WaitAgree(t, nodes, 4)

@@ -55,7 +55,7 @@ func (e *Engine) moveBatch(ctx context.Context, conns *pool, round []Move) (st s
 	cmds = cmds[:0]
 	for _, m := range open {
 		cmds = append(cmds, []any{"CLUSTER", "SETSLOT", m.Slot, "MIGRATING", m.Target.ID},
-			[]any{"CLUSTER", "GETKEYSINSLOT", m.Slot, e.KeysPerBatch})
+			[]any{"CLUSTER", "GETKEYSINSLOT", m.Slot, e.pacer.keys()})
 	}
 	if replies, err = pipe(ctx, src, 0, cmds...); err != nil {
 		return st, 0, fmt.Errorf("slots of %s: set migrating: %w", m0.Source.Name, err)
@@ -72,32 +72,39 @@ func (e *Engine) moveBatch(ctx context.Context, conns *pool, round []Move) (st s
 	}
 
 	// 3. MIGRATE, each followed by the slot's next batch of keys, in
-	// pipelines of about KeysPerBatch keys, until no slot has any left.
+	// pipelines of at most the pacer's batch size (a slot with more keys
+	// sends the first of them; GETKEYSINSLOT gives the rest again), each
+	// timed for the pacer, until no slot has any left.
 	pending := slicesWithKeys(open, keys)
 	for len(pending) > 0 {
+		limit := e.pacer.keys()
 		var group []Move
+		var sent [][]string
 		n := 0
-		for len(pending) > 0 && (len(group) == 0 || n+len(keys[pending[0].Slot]) <= e.KeysPerBatch) {
-			group = append(group, pending[0])
-			n += len(keys[pending[0].Slot])
+		for len(pending) > 0 && n < limit {
+			m := pending[0]
+			ks := keys[m.Slot][:min(len(keys[m.Slot]), limit-n)]
+			group, sent = append(group, m), append(sent, ks)
+			n += len(ks)
 			pending = pending[1:]
 		}
 		cmds = cmds[:0]
-		for _, m := range group {
-			cmds = append(cmds, e.migrateArgs(m, keys[m.Slot], e.Timeout, false), []any{"CLUSTER", "GETKEYSINSLOT", m.Slot, e.KeysPerBatch})
+		for i, m := range group {
+			cmds = append(cmds, e.migrateArgs(m, sent[i], e.Timeout, false), []any{"CLUSTER", "GETKEYSINSLOT", m.Slot, limit})
 		}
+		began := time.Now()
 		replies, err := pipe(ctx, src, e.Timeout*time.Duration(len(group)), cmds...)
 		if err != nil {
 			return st, 0, fmt.Errorf("slots of %s: migrate to %s: %w", m0.Source.Name, m0.Target.Name, err)
 		}
+		e.pacer.observe(n, time.Since(began))
 		for i, m := range group {
-			sent := keys[m.Slot]
 			if replies[2*i].Err == nil && replies[2*i+1].Err == nil {
-				st.keys += int64(len(sent))
+				st.keys += int64(len(sent[i]))
 				keys[m.Slot] = strs(replies[2*i+1].Val)
 			} else {
 				// BUSYKEY, a timeout: the one-slot path knows what to do.
-				moved, replaced, next, err := e.migrateBatch(ctx, src, dst, m, sent)
+				moved, replaced, next, err := e.migrateBatch(ctx, src, dst, m, sent[i])
 				st.keys += moved
 				st.replaced += replaced
 				if err != nil {

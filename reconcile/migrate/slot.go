@@ -57,7 +57,7 @@ func (e *Engine) moveSlot(ctx context.Context, conns *pool, m Move) (slotStats, 
 	}
 	replies, err := pipe(ctx, src, 0,
 		[]any{"CLUSTER", "SETSLOT", m.Slot, "MIGRATING", m.Target.ID},
-		[]any{"CLUSTER", "GETKEYSINSLOT", m.Slot, e.KeysPerBatch})
+		[]any{"CLUSTER", "GETKEYSINSLOT", m.Slot, e.pacer.keys()})
 	if err == nil {
 		err = errors.Join(replies[0].Err, replies[1].Err)
 	}
@@ -119,8 +119,10 @@ func (e *Engine) assign(ctx context.Context, conns *pool, m Move, src Conn) erro
 // moved with REPLACE, and the next batch (empty when the slot is empty on
 // the source: GETKEYSINSLOT runs after MIGRATE on the same connection).
 func (e *Engine) migrateBatch(ctx context.Context, src, dst Conn, m Move, keys []string) (moved, replaced int64, next []string, err error) {
-	replies, err := pipe(ctx, src, e.Timeout, e.migrateArgs(m, keys, e.Timeout, false), []any{"CLUSTER", "GETKEYSINSLOT", m.Slot, e.KeysPerBatch})
+	began := time.Now()
+	replies, err := pipe(ctx, src, e.Timeout, e.migrateArgs(m, keys, e.Timeout, false), []any{"CLUSTER", "GETKEYSINSLOT", m.Slot, e.pacer.keys()})
 	if err == nil && replies[0].Err == nil && replies[1].Err == nil {
+		e.pacer.observe(len(keys), time.Since(began))
 		return int64(len(keys)), 0, strs(replies[1].Val), nil
 	}
 	if err == nil {
@@ -167,7 +169,7 @@ func (e *Engine) migrateBatch(ctx context.Context, src, dst Conn, m Move, keys [
 }
 
 func (e *Engine) keysInSlot(ctx context.Context, src Conn, m Move) ([]string, error) {
-	v, err := do(ctx, src, "CLUSTER", "GETKEYSINSLOT", m.Slot, e.KeysPerBatch)
+	v, err := do(ctx, src, "CLUSTER", "GETKEYSINSLOT", m.Slot, e.pacer.keys())
 	if err != nil {
 		return nil, fmt.Errorf("slot %d: keys in slot on %s: %w", m.Slot, m.Source.Name, err)
 	}
