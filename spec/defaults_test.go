@@ -36,6 +36,9 @@ func TestSetDefaultsFillsWhatIsLeftOut(t *testing.T) {
 		{"reconcile.destructive.forgetNodes", *s.Reconcile.Destructive.ForgetNodes, true},
 		{"reconcile.destructive.takeOverSlots", s.Reconcile.Destructive.TakeOverSlots, false},
 		{"migration.parallelSlots", s.Migration.ParallelSlots, 4},
+		{"migration.profile", s.Migration.Profile, "gentle"},
+		{"migration.latencyBudget", s.Migration.LatencyBudget.Duration, 2 * time.Millisecond},
+		{"migration.Budget", s.Migration.Budget(), 2 * time.Millisecond},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s = %v, want %v", tc.field, tc.got, tc.want)
@@ -52,7 +55,7 @@ func TestSetDefaultsKeepsWhatIsSet(t *testing.T) {
 		Placement:         Placement{TopologyKey: "rack", AntiAffinity: AntiAffinityNone, Tolerations: []Toleration{{Operator: TolerationOpExists}}},
 		Auth:              &Auth{SecretRef: SecretRef{Name: "s", Key: "k"}},
 		Reconcile:         Reconcile{Drift: DriftReport, Destructive: Destructive{ForgetNodes: ptr(false)}},
-		Migration:         Migration{KeysPerBatch: 10, ParallelSlots: 1},
+		Migration:         Migration{KeysPerBatch: 10, ParallelSlots: 1, Profile: MigrationFast, LatencyBudget: Duration{10 * time.Millisecond}},
 	}}
 	want := *c
 	want.Spec.ReplicasPerMaster = ptr(0)

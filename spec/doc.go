@@ -83,7 +83,8 @@
 //     command exists is checked against each node when the daemon plans.
 //   - reconcile.schedule parses with ParseSchedule, and an "@every" is at
 //     least MinScheduleInterval (1m); drift is correct or report.
-//   - migration.keysPerBatch is 1 to 100000; parallelSlots is 1 to 64.
+//   - migration.keysPerBatch is 1 to 100000; parallelSlots is 1 to 64;
+//     profile is gentle or fast; latencyBudget is 500µs to 1s.
 //   - Across a repo, each namespace/name is declared once.
 //
 // # JSON Schema

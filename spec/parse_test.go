@@ -48,7 +48,7 @@ spec:
       - {key: dedicated, operator: Equal, value: redis, effect: NoExecute, tolerationSeconds: 30}
   auth: {secretRef: {name: sessions-auth, key: pw}}
   reconcile: {schedule: "@every 10m", drift: report, suspend: true}
-  migration: {keysPerBatch: 500, parallelSlots: 2}
+  migration: {keysPerBatch: 500, parallelSlots: 2, profile: fast, latencyBudget: 5ms}
 `
 	clusters, errs := Parse("c.yaml", []byte(data))
 	if errs != nil {
@@ -88,7 +88,8 @@ spec:
 		{"reconcile.schedule", s.Reconcile.Schedule, "@every 10m"},
 		{"ReportOnly", s.ReportOnly(), true},
 		{"reconcile.suspend", s.Reconcile.Suspend, true},
-		{"migration", s.Migration, Migration{KeysPerBatch: 500, ParallelSlots: 2}},
+		{"migration", s.Migration, Migration{KeysPerBatch: 500, ParallelSlots: 2, Profile: MigrationFast, LatencyBudget: Duration{5 * time.Millisecond}}},
+		{"migration.Budget (fast: unpaced)", s.Migration.Budget(), time.Duration(0)},
 		{"Source.File", c.Source.File, "c.yaml"},
 		{"Source.Line", c.Source.Line, 1},
 		{"position of spec.masters", c.Source.Fields["spec.masters"], Position{9, 12}},

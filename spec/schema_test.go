@@ -234,6 +234,10 @@ var constraints = map[string]func(s *jsonSchema){
 	"Migration.ParallelSlots": func(s *jsonSchema) {
 		s.Minimum, s.Maximum, s.Default = ptr(1), ptr(MaxParallelSlots), DefaultParallelSlots
 	},
+	"Migration.Profile": func(s *jsonSchema) {
+		s.Enum, s.Default = []any{MigrationGentle, MigrationFast}, MigrationGentle
+	},
+	"Migration.LatencyBudget": func(s *jsonSchema) { s.Default = Duration{DefaultLatencyBudget}.String() },
 }
 
 func resourceMap(s *jsonSchema) {

@@ -114,6 +114,9 @@ var invalidSpecs = map[string]string{
 	"migration-keys-zero.yaml":         `9:19: spec.migration.keysPerBatch: must be between 1 and 100000; got 0 (leave it out for the default, 1000)`,
 	"migration-keys-too-many.yaml":     `9:19: spec.migration.keysPerBatch: must be between 1 and 100000; got 1000000`,
 	"migration-parallel-too-many.yaml": `9:20: spec.migration.parallelSlots: must be between 1 and 64; got 65`,
+	"migration-profile-unknown.yaml":   `9:14: spec.migration.profile: must be gentle or fast; got "turbo"`,
+	"migration-budget-zero.yaml":       `9:20: spec.migration.latencyBudget: must be between 500µs and 1s; got 0 (leave it out for the default, 2ms, or set profile: fast for no pacing)`,
+	"migration-budget-too-long.yaml":   `9:20: spec.migration.latencyBudget: must be between 500µs and 1s; got 2m0s (profile: fast for no pacing)`,
 }
 
 func TestInvalidSpecs(t *testing.T) {

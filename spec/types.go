@@ -392,9 +392,23 @@ type Migration struct {
 	// KeysPerBatch is the number of keys per MIGRATE, 1 to MaxKeysPerBatch.
 	// Default 1000 (DefaultKeysPerBatch).
 	KeysPerBatch int `json:"keysPerBatch,omitempty"`
-	// ParallelSlots is how many slots move at once, 1 to MaxParallelSlots.
-	// Default 4 (DefaultParallelSlots).
+	// ParallelSlots is how many rounds of slots move at once, 1 to
+	// MaxParallelSlots. Default 4 (DefaultParallelSlots).
 	ParallelSlots int `json:"parallelSlots,omitempty"`
+	// Profile is "gentle" (default: the move paces itself by what clients
+	// feel, within latencyBudget) or "fast" (as fast as keysPerBatch and
+	// parallelSlots allow, with large rounds of slots: fewer nodes.conf
+	// fsyncs, and client latency of tens of milliseconds while it moves):
+	// MigrationGentle, MigrationFast.
+	Profile string `json:"profile,omitempty"`
+	// LatencyBudget is, with the gentle profile, how long one batch of
+	// keys may keep the source or the target master from its clients, as
+	// a Go duration ("2ms"), MinLatencyBudget to MaxLatencyBudget. The
+	// engine times each batch (MIGRATE is synchronous: neither node serves
+	// anyone else meanwhile) and sizes the next one, and the rounds in
+	// flight (up to keysPerBatch and parallelSlots), to keep within it.
+	// Default 2ms (DefaultLatencyBudget).
+	LatencyBudget Duration `json:"latencyBudget,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("15s").

@@ -41,6 +41,11 @@ const (
 	// MaxKeysPerBatch and MaxParallelSlots bound spec.migration.
 	MaxKeysPerBatch  = 100_000
 	MaxParallelSlots = 64
+	// MinLatencyBudget and MaxLatencyBudget bound
+	// spec.migration.latencyBudget: below a batch of a few keys' round
+	// trip the move would crawl; above a second it spares no client.
+	MinLatencyBudget = 500 * time.Microsecond
+	MaxLatencyBudget = time.Second
 	// MinScheduleInterval bounds "@every" schedules: a full drift scan
 	// reads CLUSTER NODES from every pod and dry-runs every object; more
 	// often than this it is load for no news.
@@ -539,6 +544,12 @@ func (v *validator) migration() {
 	if m.ParallelSlots < 1 || m.ParallelSlots > MaxParallelSlots {
 		v.fail("spec.migration.parallelSlots", "must be between 1 and %d; got %d", MaxParallelSlots, m.ParallelSlots)
 	}
+	if m.Profile != MigrationGentle && m.Profile != MigrationFast {
+		v.fail("spec.migration.profile", "must be %s or %s; got %q", MigrationGentle, MigrationFast, m.Profile)
+	}
+	if b := m.LatencyBudget.Duration; b < MinLatencyBudget || b > MaxLatencyBudget {
+		v.fail("spec.migration.latencyBudget", "must be between %s and %s; got %s (profile: fast for no pacing)", MinLatencyBudget, shortDuration(MaxLatencyBudget), b)
+	}
 }
 
 // explicitZeros reports the numbers written as 0 where 0 means "unset":
@@ -552,6 +563,7 @@ func (c *RedisCluster) explicitZeros() ErrorList {
 	}
 	m, r := c.Spec.Migration, c.Spec.Redis
 	zero("spec.migration.keysPerBatch", m.KeysPerBatch == 0, "must be between 1 and %d; got 0 (leave it out for the default, %d)", MaxKeysPerBatch, DefaultKeysPerBatch)
+	zero("spec.migration.latencyBudget", m.LatencyBudget.Duration == 0, "must be between %s and %s; got 0 (leave it out for the default, %s, or set profile: fast for no pacing)", MinLatencyBudget, shortDuration(MaxLatencyBudget), DefaultLatencyBudget)
 	zero("spec.migration.parallelSlots", m.ParallelSlots == 0, "must be between 1 and %d; got 0 (leave it out for the default, %d)", MaxParallelSlots, DefaultParallelSlots)
 	zero("spec.monitoring.port", c.Spec.Monitoring.Port == 0, "must be between %d and 65535; got 0 (leave it out for the default, %d)", MinMetricsPort, DefaultMetricsPort)
 	if t := c.Spec.TLS; t != nil {

@@ -200,7 +200,7 @@ func (r *Redis) ConvergeWith(ctx context.Context, c *spec.RedisCluster, opts Con
 	}
 	ob := &converge.Observer{Client: r.Client, Dial: dial}
 	ex := &converge.Executor{Dial: dial, MigrateDial: migrateDial, Password: pw, Port: t.Port, Log: r.Log, Stop: r.Stop,
-		KeysPerBatch: c.Spec.Migration.KeysPerBatch, ParallelSlots: c.Spec.Migration.ParallelSlots,
+		KeysPerBatch: c.Spec.Migration.KeysPerBatch, ParallelSlots: c.Spec.Migration.ParallelSlots, LatencyBudget: c.Spec.Migration.Budget(),
 		Cluster: c.Key(), Progress: r.Progress}
 	if c.Spec.Adopt != nil {
 		ex.ForeignPort = c.Spec.Adopt.Port

@@ -24,6 +24,10 @@ type Executor struct {
 	KeysPerBatch int
 	// ParallelSlots is the number of slots in flight at once (default 4).
 	ParallelSlots int
+	// LatencyBudget paces migrations by what clients feel (migrate.Engine
+	// LatencyBudget; spec.migration's Budget): KeysPerBatch and
+	// ParallelSlots are then the most the pacer may choose. Zero: unpaced.
+	LatencyBudget time.Duration
 	// MigrateDial dials the migration engine's connections (default Dial;
 	// MigrationDialer suits it: no read timeout of its own).
 	MigrateDial Dialer

@@ -44,13 +44,14 @@ func (e *Executor) moveSlots(ctx context.Context, o *topology.Observed, actions 
 	}
 	lastLog := time.Now()
 	eng := &migrate.Engine{
-		Dial:         func(addr string) migrate.Conn { return dial(addr) },
-		Password:     e.Password,
-		KeysPerBatch: e.KeysPerBatch,
-		Parallel:     e.ParallelSlots,
-		Others:       others,
-		Stop:         e.Stop,
-		Log:          e.Log,
+		Dial:          func(addr string) migrate.Conn { return dial(addr) },
+		Password:      e.Password,
+		KeysPerBatch:  e.KeysPerBatch,
+		Parallel:      e.ParallelSlots,
+		LatencyBudget: e.LatencyBudget,
+		Others:        others,
+		Stop:          e.Stop,
+		Log:           e.Log,
 		Progress: func(p migrate.Progress) {
 			if e.Progress != nil {
 				e.Progress(e.Cluster, p)
@@ -76,7 +77,8 @@ func (e *Executor) moveSlots(ctx context.Context, o *topology.Observed, actions 
 	}
 	if e.Log != nil {
 		e.Log.Info("migration done", "cluster", e.Cluster, "slots", res.Slots, "keys", res.Keys, "replaced", res.Replaced,
-			"elapsed", res.Elapsed.Round(time.Millisecond), "err", err)
+			"elapsed", res.Elapsed.Round(time.Millisecond), "budget", e.LatencyBudget, "batchesOverBudget", res.Pace.OverBudget,
+			"batches", res.Pace.Batches, "longestBatch", res.Pace.MaxRound.Round(time.Microsecond), "err", err)
 	}
 	if err == migrate.ErrStopped {
 		return ErrStopped
