@@ -233,8 +233,9 @@ func (e *Engine) Run(ctx context.Context, moves []Move) (Result, error) {
 					e.pacer.close()
 					return
 				}
-				st, done, err := e.moveBatch(ctx, conns, b)
-				e.pacer.release()
+				release := sync.OnceFunc(e.pacer.release)
+				st, done, err := e.moveBatch(ctx, conns, b, release)
+				release()
 				keys.Add(st.keys)
 				replaced.Add(st.replaced)
 				mu.Lock()

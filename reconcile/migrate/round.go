@@ -19,7 +19,12 @@ import (
 //
 // Every step is idempotent, as in moveSlot: a round stopped anywhere is
 // finished by moving its slots again.
-func (e *Engine) moveBatch(ctx context.Context, conns *pool, round []Move) (st slotStats, done int, err error) {
+//
+// keysMoved is called once the round's keys have all moved: from then on
+// the round only assigns its slots, and the pacer may start another
+// round's keys meanwhile (the SETSLOT pipelines wait on nodes.conf
+// fsyncs, not on the pacer's budget).
+func (e *Engine) moveBatch(ctx context.Context, conns *pool, round []Move, keysMoved func()) (st slotStats, done int, err error) {
 	if len(round) == 1 {
 		st, err := e.moveSlot(ctx, conns, round[0])
 		if err != nil {
@@ -120,6 +125,7 @@ func (e *Engine) moveBatch(ctx context.Context, conns *pool, round []Move) (st s
 
 	// 4. Assign: verified empty on the source, then the target, then the
 	// source and every other master (see assign).
+	keysMoved()
 	if err := e.assignRound(ctx, conns, open); err != nil {
 		return st, 0, err
 	}
