@@ -301,7 +301,7 @@ func (p Planner) planRestarts(ctx context.Context, cp *plan.Cluster, old, c *spe
 	} else {
 		dial, err := p.Redis.ObserveDialer(ctx, c)
 		if err == nil {
-			diffs, err = converge.ReadNodeSettings(ctx, dial, render.ServingPort(c), major, o, func(*topology.Node) map[string]string { return cluster.DeclaredSettings(c) })
+			diffs, err = converge.ReadNodeSettings(ctx, dial, render.ServingPort(c), major, o, func(*topology.Node) map[string]string { return cluster.ManagedSettings(c) })
 		}
 		if err != nil {
 			cp.AgainstNote = joinNote(cp.AgainstNote, "the nodes' settings could not be read: "+err.Error())

@@ -21,8 +21,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Node is one redis-server with cluster-enabled yes on 127.0.0.1.
+// Node is one redis-server with cluster-enabled yes on loopback.
 type Node struct {
+	// IP is its loopback address: 127.0.0.1, or with StartOnePort one of
+	// its own.
+	IP     string
 	Port   int
 	ID     string
 	Client *redis.Client // a plain client to this node only
@@ -30,8 +33,8 @@ type Node struct {
 	cmd    *exec.Cmd
 }
 
-// Addr is 127.0.0.1:port.
-func (n *Node) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.Port)) }
+// Addr is ip:port.
+func (n *Node) Addr() string { return net.JoinHostPort(n.IP, strconv.Itoa(n.Port)) }
 
 // Start runs n empty cluster-enabled nodes that know no peer. extra are
 // redis.conf lines added to each node's configuration, in which {port},
@@ -47,7 +50,10 @@ func Start(tb testing.TB, n int, extra ...string) []*Node {
 	for i := 0; i < n; i++ {
 		var node *Node
 		for attempt := 0; ; attempt++ {
-			node, err = startOne(tb, bin, extra)
+			var port int
+			if port, err = freePortPair(loopback); err == nil {
+				node, err = startOne(tb, bin, loopback, port, extra)
+			}
 			if err == nil {
 				break
 			}
@@ -60,19 +66,61 @@ func Start(tb testing.TB, n int, extra ...string) []*Node {
 	return nodes
 }
 
-func startOne(tb testing.TB, bin string, extra []string) (*Node, error) {
-	port, err := freePortPair()
+// StartOnePort is Start with every node on the same ports, each on a
+// loopback address of its own (127.0.0.2, 127.0.0.3, ...), as pods are on
+// theirs: code that reaches nodes by IP and one port (the reconciler's
+// executor, a CLUSTER MEET of a plan) runs against them unchanged.
+func StartOnePort(tb testing.TB, n int, extra ...string) []*Node {
+	tb.Helper()
+	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		return nil, err
+		tb.Fatalf("redistest: redis-server not found (make deps installs it): %v", err)
 	}
+	ips := make([]string, n)
+	for i := range ips {
+		ips[i] = fmt.Sprintf("127.0.0.%d", i+2)
+	}
+	for attempt := 0; ; attempt++ {
+		port, err := freePortPair(ips...)
+		var nodes []*Node
+		for _, ip := range ips {
+			if err != nil {
+				break
+			}
+			var node *Node
+			if node, err = startOne(tb, bin, ip, port, extra); err == nil {
+				nodes = append(nodes, node)
+			}
+		}
+		if err == nil {
+			return nodes
+		}
+		for _, node := range nodes {
+			node.Kill() // a port taken meanwhile: start all again on another
+		}
+		if attempt == 5 {
+			tb.Fatalf("redistest: %v", err)
+		}
+	}
+}
+
+const loopback = "127.0.0.1"
+
+func startOne(tb testing.TB, bin, ip string, port int, extra []string) (*Node, error) {
 	dir := tb.TempDir()
 	ports := strings.NewReplacer("{port}", strconv.Itoa(port), "{bus}", strconv.Itoa(port+10000), "{tls-port}", strconv.Itoa(TLSPort(port)))
 	var lines []string
+	if ip != loopback {
+		// Connections out (the bus, replication) leave from the node's own
+		// address, not 127.0.0.1, so that peers see it where it listens
+		// (Redis 7.0 and later).
+		lines = append(lines, "bind-source-addr "+ip)
+	}
 	for _, l := range extra {
 		lines = append(lines, ports.Replace(l))
 	}
 	conf := strings.Join(append([]string{
-		"bind 127.0.0.1",
+		"bind " + ip,
 		"port " + strconv.Itoa(port),
 		"cluster-enabled yes",
 		"cluster-config-file nodes.conf",
@@ -94,7 +142,7 @@ func startOne(tb testing.TB, bin string, extra []string) (*Node, error) {
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	n := &Node{Port: port, Dir: dir, cmd: cmd}
+	n := &Node{IP: ip, Port: port, Dir: dir, cmd: cmd}
 	n.Client = redis.NewClient(&redis.Options{Addr: n.Addr(), DisableIdentity: true, ReadTimeout: 30 * time.Second})
 	tb.Cleanup(func() {
 		_ = n.Client.Close()
@@ -129,19 +177,23 @@ func (n *Node) Kill() { _ = n.cmd.Process.Kill() }
 func TLSPort(p int) int { return p + 20000 }
 
 // freePortPair finds a port p such that p, its cluster bus port p+10000
-// and its TLS port are free on loopback.
-func freePortPair() (int, error) {
+// and its TLS port are free on each of the loopback addresses ips.
+func freePortPair(ips ...string) (int, error) {
 	for range 100 {
 		p := 20000 + rand.IntN(20000)
-		if free(p) && free(p+10000) && free(TLSPort(p)) {
+		ok := true
+		for _, ip := range ips {
+			ok = ok && free(ip, p) && free(ip, p+10000) && free(ip, TLSPort(p))
+		}
+		if ok {
 			return p, nil
 		}
 	}
-	return 0, fmt.Errorf("no free port pair found")
+	return 0, fmt.Errorf("no free port pair found on %v", ips)
 }
 
-func free(port int) bool {
-	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+func free(ip string, port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
 	if err != nil {
 		return false
 	}
@@ -162,7 +214,7 @@ func Cluster(tb testing.TB, nodes []*Node, masters int) {
 		}
 	}
 	for _, n := range nodes[1:] {
-		if err := nodes[0].Client.ClusterMeet(ctx, "127.0.0.1", strconv.Itoa(n.Port)).Err(); err != nil {
+		if err := nodes[0].Client.ClusterMeet(ctx, n.IP, strconv.Itoa(n.Port)).Err(); err != nil {
 			tb.Fatalf("redistest: meet: %v", err)
 		}
 	}
@@ -190,7 +242,7 @@ func Join(tb testing.TB, anchor *Node, all []*Node, fresh ...*Node) {
 	tb.Helper()
 	ctx := context.Background()
 	for _, n := range fresh {
-		if err := anchor.Client.ClusterMeet(ctx, "127.0.0.1", strconv.Itoa(n.Port)).Err(); err != nil {
+		if err := anchor.Client.ClusterMeet(ctx, n.IP, strconv.Itoa(n.Port)).Err(); err != nil {
 			tb.Fatalf("redistest: meet: %v", err)
 		}
 	}

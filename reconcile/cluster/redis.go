@@ -91,7 +91,8 @@ func DesiredFor(c *spec.RedisCluster) topology.Desired {
 			KeepGoneNodes: !c.Spec.ForgetNodes(),
 			TakeOverSlots: c.Spec.Reconcile.Destructive.TakeOverSlots,
 		},
-		Adopt: c.Spec.Adopt != nil,
+		Adopt:             c.Spec.Adopt != nil,
+		DisklessSyncDelay: DeclaredSettings(c)[topology.DisklessSyncDelay],
 	}
 }
 
@@ -222,7 +223,7 @@ func (r *Redis) ConvergeWith(ctx context.Context, c *spec.RedisCluster, opts Con
 		}
 		declared := map[string]string{}
 		if withDeclared {
-			declared = DeclaredSettings(c)
+			declared = ManagedSettings(c)
 		}
 		diffs, err := converge.ApplyNodeSettings(ctx, dial, t.Port, settings.MajorOf(c.Spec.Redis.Image), o, func(n *topology.Node) map[string]string {
 			return overlay(declared, announce[n.Pod.Name])
@@ -309,6 +310,17 @@ func DeclaredSettings(c *spec.RedisCluster) map[string]string {
 	for k, v := range c.Spec.Redis.Config {
 		out[strings.ToLower(k)] = v
 	}
+	return out
+}
+
+// ManagedSettings are the settings a pass compares with the nodes' and
+// sets back: the declared ones, and those a step of the daemon changes for
+// a while, at their declared value or Redis's default. A bootstrap lowers
+// repl-diskless-sync-delay and sets it back itself; should it stop in
+// between, the next pass's settings step finds the 0 here and restores it.
+func ManagedSettings(c *spec.RedisCluster) map[string]string {
+	out := DeclaredSettings(c)
+	out[topology.DisklessSyncDelay] = DesiredFor(c).SyncDelay()
 	return out
 }
 

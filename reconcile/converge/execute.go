@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/redis-gitops/redis-gitops/reconcile/migrate"
 	"github.com/redis-gitops/redis-gitops/reconcile/rediserr"
 	"github.com/redis-gitops/redis-gitops/reconcile/topology"
@@ -90,6 +92,15 @@ func (e *Executor) Run(ctx context.Context, o *topology.Observed, actions []topo
 		if a.Blocked != "" {
 			continue // the policy holds it back: planned and reported, never run
 		}
+		if j := runOf(actions, i); j > i+1 {
+			// Steps of a kind that commute run together (topology's
+			// ActionKind.Concurrent): meets, replicas attaching.
+			if err := e.runAll(ctx, o, actions[i:j]); err != nil {
+				return err
+			}
+			i = j - 1
+			continue
+		}
 		if a.Kind == topology.MoveSlots {
 			// The moves of one round run together, in parallel across pairs.
 			j := i
@@ -102,12 +113,52 @@ func (e *Executor) Run(ctx context.Context, o *topology.Observed, actions []topo
 			i = j - 1
 			continue
 		}
-		if e.Log != nil {
-			e.Log.Info("topology", "action", a.String())
+		if err := e.runOne(ctx, o, a); err != nil {
+			return err
 		}
-		if err := e.run(ctx, o, a); err != nil {
-			return fmt.Errorf("%s: %w", a.String(), err)
-		}
+	}
+	return nil
+}
+
+// stepsInFlight bounds the steps of one run that go at once.
+const stepsInFlight = 16
+
+// runOf is the end of the run of actions[i:] that may go at once: the
+// steps of actions[i]'s kind that follow it, none blocked, when the kind
+// is concurrent; i+1 otherwise.
+func runOf(actions []topology.Action, i int) int {
+	j := i + 1
+	if !actions[i].Kind.Concurrent() {
+		return j
+	}
+	for j < len(actions) && actions[j].Kind == actions[i].Kind && actions[j].Blocked == "" {
+		j++
+	}
+	return j
+}
+
+// runAll runs steps at once, stepsInFlight at a time; each finishes, and
+// their errors are returned together, in the steps' order.
+func (e *Executor) runAll(ctx context.Context, o *topology.Observed, steps []topology.Action) error {
+	errs := make([]error, len(steps))
+	g := new(errgroup.Group)
+	g.SetLimit(stepsInFlight)
+	for i, a := range steps {
+		g.Go(func() error {
+			errs[i] = e.runOne(ctx, o, a)
+			return nil
+		})
+	}
+	_ = g.Wait() // the errors are in errs
+	return errors.Join(errs...)
+}
+
+func (e *Executor) runOne(ctx context.Context, o *topology.Observed, a topology.Action) error {
+	if e.Log != nil {
+		e.Log.Info("topology", "action", a.String())
+	}
+	if err := e.run(ctx, o, a); err != nil {
+		return fmt.Errorf("%s: %w", a.String(), err)
 	}
 	return nil
 }
@@ -165,6 +216,8 @@ func (e *Executor) run(ctx context.Context, o *topology.Observed, a topology.Act
 		return e.fixOpenSlot(ctx, o, a)
 	case topology.Release:
 		return e.release(ctx, o, n)
+	case topology.SetConfig:
+		return e.with(ctx, n, func(c Admin) error { return e.setConfig(ctx, c, a) })
 	}
 	return fmt.Errorf("unknown action %q", a.Kind)
 }

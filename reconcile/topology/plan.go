@@ -21,7 +21,25 @@ const (
 	Forget         ActionKind = "forget"           // drop a node gone for good from every remaining node
 	Release        ActionKind = "release"          // adopt: CLUSTER RESET SOFT an old node that holds nothing, then forget it everywhere
 	Restart        ActionKind = "restart-pod"      // rolling restart: delete the pod, the StatefulSet starts it anew
+	// SetConfig sets one setting at runtime (CONFIG SET) for a while: a
+	// bootstrap of empty nodes lowers repl-diskless-sync-delay on the
+	// masters, then puts the declared value back (plan_bootstrap.go).
+	SetConfig ActionKind = "set-config"
 )
+
+// Concurrent tells whether the steps of a kind may run at once when the
+// plan lists several in a row: each runs on its own node and none needs
+// another's effect (a meet of one node does not wait for another's, a
+// replica attaches whatever the others do). Failovers, forgets, slot
+// fixes and restarts run one at a time; slot moves have their own
+// engine.
+func (k ActionKind) Concurrent() bool {
+	switch k {
+	case SetConfigEpoch, SetConfig, Meet, AddSlots, Replicate:
+		return true
+	}
+	return false
+}
 
 // Action is one typed step with its reason. The same list drives the
 // executor, the status report and the pull-request plan.
@@ -38,6 +56,13 @@ type Action struct {
 	Slots     []SlotRange `json:"slots,omitempty" yaml:"slots,omitempty"`
 	Slot      int         `json:"slot,omitempty" yaml:"slot,omitempty"`
 	Epoch     int64       `json:"epoch,omitempty" yaml:"epoch,omitempty"`
+	// Setting and Value: set-config's directive and the value it sets.
+	Setting string `json:"setting,omitempty" yaml:"setting,omitempty"`
+	Value   string `json:"value,omitempty" yaml:"value,omitempty"`
+	// AfterReplicas: set-config waits (a bounded while) until the node
+	// serves this many replicas that finished their first sync, so that a
+	// restored delay holds back no sync of the bootstrap.
+	AfterReplicas int `json:"afterReplicas,omitempty" yaml:"afterReplicas,omitempty"`
 	// Keys estimates the keys a move-slots carries (the source's keys, pro
 	// rata of its slots).
 	Keys int64 `json:"keys,omitempty" yaml:"keys,omitempty"`
@@ -74,6 +99,11 @@ func (a Action) String() string {
 		fmt.Fprintf(&b, " -> %s", a.TargetPod)
 	case Forget, Release:
 		fmt.Fprintf(&b, " %s", short(a.Target))
+	case SetConfig:
+		fmt.Fprintf(&b, " %s %s", a.Setting, a.Value)
+		if a.AfterReplicas > 0 {
+			fmt.Fprintf(&b, " once %s linked", plural(a.AfterReplicas, "replica"))
+		}
 	case FixOpenSlot:
 		fmt.Fprintf(&b, " slot %d -> %s", a.Slot, a.TargetPod)
 	case MoveSlots:
@@ -146,6 +176,11 @@ type Desired struct {
 	// Adopt: the spec takes over a running cluster (spec.adopt); its nodes
 	// are in Observed.Foreign.
 	Adopt bool
+	// DisklessSyncDelay is the repl-diskless-sync-delay the nodes run
+	// (spec.redis.config; "" is Redis's default, DefaultDisklessSyncDelay).
+	// A bootstrap sets it to 0 on the masters while their empty replicas
+	// take their first sync, then sets this value back.
+	DisklessSyncDelay string
 }
 
 // Policy says which destructive steps may run. A step it does not allow

@@ -40,6 +40,8 @@ func planBootstrap(d Desired, o *Observed, want int, p Plan) Plan {
 		p.Actions = append(p.Actions, Action{Kind: SetConfigEpoch, Pod: n.Pod.Name, Node: id, Epoch: int64(i + 1),
 			Reason: "distinct config epochs avoid a slow epoch-collision round on a new cluster"})
 	}
+	lower, restore := syncDelaySteps(d, o, pl)
+	p.Actions = append(p.Actions, lower...)
 	anchor := o.Nodes[ids[0]]
 	for _, id := range ids[1:] {
 		n := o.Nodes[id]
@@ -52,7 +54,61 @@ func planBootstrap(d Desired, o *Observed, want int, p Plan) Plan {
 			Reason: fmt.Sprintf("bootstrap: shard %d of %d", i+1, d.Masters)})
 	}
 	p.Actions = append(p.Actions, replicateActions(o, pl, "bootstrap: replica placed on another failure domain than its master")...)
+	p.Actions = append(p.Actions, restore...)
 	return p
+}
+
+// The setting a bootstrap lowers, and its value when redis.conf does not
+// set it (Redis's default since diskless sync exists).
+const (
+	DisklessSyncDelay        = "repl-diskless-sync-delay"
+	DefaultDisklessSyncDelay = "5"
+)
+
+// SyncDelay is the repl-diskless-sync-delay the nodes run outside a
+// bootstrap: the declared value, else Redis's default.
+func (d Desired) SyncDelay() string {
+	if d.DisklessSyncDelay == "" {
+		return DefaultDisklessSyncDelay
+	}
+	return d.DisklessSyncDelay
+}
+
+// syncDelaySteps are the bootstrap's two settings steps on each master
+// that will serve a replica. A master with repl-diskless-sync-delay N
+// holds a replica's sync back N seconds for more replicas to share one
+// transfer; with no key anywhere there is nothing to share, so lower
+// sets it to 0 before any replica attaches, and restore sets the
+// declared value back once the master's replicas are linked. None when
+// the declared value is 0 already or some node holds a key (never on a
+// bootstrap: invariant 2; checked here all the same). A crash between the
+// two leaves 0 behind; the next pass's settings step compares the nodes
+// with the declared value (or the default) and sets it back.
+func syncDelaySteps(d Desired, o *Observed, pl Placement) (lower, restore []Action) {
+	want := d.SyncDelay()
+	if want == "0" {
+		return nil, nil
+	}
+	for _, n := range o.Nodes {
+		if n.Keys > 0 {
+			return nil, nil
+		}
+	}
+	replicas := map[string]int{}
+	for _, m := range pl.ReplicaOf {
+		replicas[m]++
+	}
+	for _, m := range pl.Masters {
+		id := o.ByPod[m]
+		if replicas[m] == 0 || id == "" {
+			continue
+		}
+		lower = append(lower, Action{Kind: SetConfig, Pod: m, Node: id, Setting: DisklessSyncDelay, Value: "0",
+			Reason: "bootstrap: no node holds a key, so the first sync of its replicas has nothing to wait for"})
+		restore = append(restore, Action{Kind: SetConfig, Pod: m, Node: id, Setting: DisklessSyncDelay, Value: want, AfterReplicas: replicas[m],
+			Reason: "bootstrap: back to the declared value (or Redis's default) once its replicas are linked"})
+	}
+	return lower, restore
 }
 
 // resumeBootstrap gives the slots to the desired masters of a cluster

@@ -1,0 +1,55 @@
+package converge
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/redis-gitops/redis-gitops/reconcile/topology"
+)
+
+// setConfig runs a set-config step on its node: CONFIG SET of one
+// setting, once the node serves a.AfterReplicas linked replicas when the
+// step asks for them. The wait is bounded (waitStep) and its end is not
+// an error: a replica that does not link in time must not keep the
+// bootstrap's value on its master, so the value is set then all the same,
+// the safe side, and the health wait that follows reports the replica.
+func (e *Executor) setConfig(ctx context.Context, c Admin, a topology.Action) error {
+	if a.AfterReplicas > 0 {
+		what := fmt.Sprintf("%d replicas of %s to link", a.AfterReplicas, a.Pod)
+		err := waitFor(ctx, waitStep, what, func() (bool, error) {
+			info, err := doString(ctx, c, "INFO", "replication")
+			return err == nil && onlineReplicas(info) >= a.AfterReplicas, err
+		})
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil && e.Log != nil {
+			e.Log.Warn("set-config: setting it before the replicas linked", "cluster", e.Cluster, "pod", a.Pod, "setting", a.Setting, "err", err)
+		}
+	}
+	if _, err := c.Do(ctx, "CONFIG", "SET", a.Setting, a.Value); err != nil {
+		return fmt.Errorf("config set %s %s: %w", a.Setting, a.Value, err)
+	}
+	return nil
+}
+
+// onlineReplicas counts the replicas INFO replication lists as done with
+// their first sync: "slave0:ip=...,port=...,state=online,offset=...". The
+// other states, wait_bgsave and send_bulk, are a sync waiting or under way.
+func onlineReplicas(info string) int {
+	n := 0
+	for _, l := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), ":")
+		num, isReplica := strings.CutPrefix(k, "slave")
+		if !ok || !isReplica || num == "" || strings.Trim(num, "0123456789") != "" {
+			continue
+		}
+		for _, f := range strings.Split(v, ",") {
+			if f == "state=online" {
+				n++
+			}
+		}
+	}
+	return n
+}

@@ -1,0 +1,105 @@
+package topology
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestSyncDelaySteps is the bootstrap's decision to drop the diskless sync
+// delay: on the masters that will serve a replica, only when no node holds
+// a key, and back to the declared value (or Redis's default) after.
+func TestSyncDelaySteps(t *testing.T) {
+	cases := []struct {
+		name     string
+		masters  int
+		replicas int
+		declared string
+		keysOn   string // a pod holding keys
+		// want: "pod value[/after]" for each step, lowering then restoring
+		want []string
+	}{
+		{name: "3x1, delay not declared: Redis's default comes back", masters: 3, replicas: 1,
+			want: []string{"cache-0 0", "cache-1 0", "cache-2 0", "cache-0 5/1", "cache-1 5/1", "cache-2 5/1"}},
+		{name: "declared delay comes back", masters: 3, replicas: 1, declared: "2",
+			want: []string{"cache-0 0", "cache-1 0", "cache-2 0", "cache-0 2/1", "cache-1 2/1", "cache-2 2/1"}},
+		{name: "two replicas each: restored once both are linked", masters: 2, replicas: 2,
+			want: []string{"cache-0 0", "cache-1 0", "cache-0 5/2", "cache-1 5/2"}},
+		{name: "declared 0: nothing to lower", masters: 3, replicas: 1, declared: "0"},
+		{name: "no replicas: no sync to hasten", masters: 3, replicas: 0},
+		{name: "a node holds a key: never", masters: 3, replicas: 1, keysOn: "cache-4"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := Desired{Masters: c.masters, ReplicasPerMaster: c.replicas, ClientPort: 6379, BusPort: 16379, DisklessSyncDelay: c.declared}
+			o := Fresh(podsOn(domains(c.masters * (1 + c.replicas))...))
+			if c.keysOn != "" {
+				o.Nodes[o.ByPod[c.keysOn]].Keys = 3
+			}
+			pl, err := Place(o.Pods, d.Masters, d.ReplicasPerMaster, false, Current{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lower, restore := syncDelaySteps(d, o, pl)
+			var got []string
+			for _, a := range append(lower, restore...) {
+				if a.Kind != SetConfig || a.Setting != DisklessSyncDelay || a.Node != o.ByPod[a.Pod] || a.Reason == "" {
+					t.Errorf("step %s: want set-config %s on the pod's node, with a reason", a, DisklessSyncDelay)
+				}
+				s := a.Pod + " " + a.Value
+				if a.AfterReplicas > 0 {
+					s += fmt.Sprintf("/%d", a.AfterReplicas)
+				}
+				got = append(got, s)
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("steps %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+// TestBootstrapLowersDelayAroundReplicas: in the bootstrap plan the delay
+// drops before any replica can attach (before the meet) and comes back
+// after the last replicate.
+func TestBootstrapLowersDelayAroundReplicas(t *testing.T) {
+	d := Desired{Masters: 3, ReplicasPerMaster: 1, ClientPort: 6379, BusPort: 16379}
+	p := PlanTopology(d, Fresh(podsOn(domains(6)...)))
+	if !p.Bootstrap {
+		t.Fatalf("not a bootstrap: %s", p.Blocked)
+	}
+	first := func(k ActionKind) int { return slices.IndexFunc(p.Actions, func(a Action) bool { return a.Kind == k }) }
+	var lowered, restored []int
+	for i, a := range p.Actions {
+		if a.Kind == SetConfig && a.AfterReplicas == 0 {
+			lowered = append(lowered, i)
+		} else if a.Kind == SetConfig {
+			restored = append(restored, i)
+		}
+	}
+	lastReplicate := -1
+	for i, a := range p.Actions {
+		if a.Kind == Replicate {
+			lastReplicate = i
+		}
+	}
+	if len(lowered) != 3 || len(restored) != 3 {
+		t.Fatalf("plan lowers on %d and restores on %d masters, want 3 and 3:\n%s", len(lowered), len(restored), renderActions(p.Actions))
+	}
+	if lowered[len(lowered)-1] > first(Meet) || restored[0] < lastReplicate {
+		t.Errorf("the delay must drop before the meet and come back after the last replicate:\n%s", renderActions(p.Actions))
+	}
+	if s := p.Actions[restored[0]].String(); !strings.Contains(s, "repl-diskless-sync-delay 5 once 1 replica linked") {
+		t.Errorf("restore reads %q", s)
+	}
+}
+
+// domains names n failure domains in turn: a, b, c, a, b, c...
+func domains(n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, string(rune('a'+i%3)))
+	}
+	return out
+}
