@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -93,6 +94,7 @@ func DesiredFor(c *spec.RedisCluster) topology.Desired {
 		},
 		Adopt:             c.Spec.Adopt != nil,
 		DisklessSyncDelay: DeclaredSettings(c)[topology.DisklessSyncDelay],
+		NodeTimeout:       strconv.FormatInt(c.Spec.Redis.NodeTimeout.Milliseconds(), 10),
 	}
 }
 
@@ -316,11 +318,15 @@ func DeclaredSettings(c *spec.RedisCluster) map[string]string {
 // ManagedSettings are the settings a pass compares with the nodes' and
 // sets back: the declared ones, and those a step of the daemon changes for
 // a while, at their declared value or Redis's default. A bootstrap lowers
-// repl-diskless-sync-delay and sets it back itself; should it stop in
-// between, the next pass's settings step finds the 0 here and restores it.
+// repl-diskless-sync-delay and cluster-node-timeout (as redis.conf sets it
+// from spec.redis.nodeTimeout) and sets them back itself; should it stop
+// in between, the next pass's settings step finds the lowered values here
+// and restores them.
 func ManagedSettings(c *spec.RedisCluster) map[string]string {
+	d := DesiredFor(c)
 	out := DeclaredSettings(c)
-	out[topology.DisklessSyncDelay] = DesiredFor(c).SyncDelay()
+	out[topology.DisklessSyncDelay] = d.SyncDelay()
+	out[topology.NodeTimeout] = d.NodeTimeout
 	return out
 }
 

@@ -9,15 +9,25 @@ import (
 )
 
 // setConfig runs a set-config step on its node: CONFIG SET of one
-// setting, once the node serves a.AfterReplicas linked replicas when the
-// step asks for them. The wait is bounded (waitStep) and its end is not
-// an error: a replica that does not link in time must not keep the
-// bootstrap's value on its master, so the value is set then all the same,
-// the safe side, and the health wait that follows reports the replica.
+// setting, once the node serves a.AfterReplicas linked replicas and, with
+// a.AfterOK, says cluster_state:ok, when the step asks. The wait is
+// bounded (waitStep) and its end is not an error: a node that does not get
+// there in time must not keep the bootstrap's value, so the value is set
+// then all the same, the safe side, and the health wait that follows
+// reports what did not happen.
 func (e *Executor) setConfig(ctx context.Context, c Admin, a topology.Action) error {
-	if a.AfterReplicas > 0 {
-		what := fmt.Sprintf("%d replicas of %s to link", a.AfterReplicas, a.Pod)
+	if a.AfterReplicas > 0 || a.AfterOK {
+		what := fmt.Sprintf("%s to say cluster_state:ok with %d replicas linked", a.Pod, a.AfterReplicas)
 		err := waitFor(ctx, waitStep, what, func() (bool, error) {
+			if a.AfterOK {
+				info, err := doString(ctx, c, "CLUSTER", "INFO")
+				if err != nil || !strings.Contains(info, "cluster_state:ok") {
+					return false, err
+				}
+			}
+			if a.AfterReplicas == 0 {
+				return true, nil
+			}
 			info, err := doString(ctx, c, "INFO", "replication")
 			return err == nil && onlineReplicas(info) >= a.AfterReplicas, err
 		})
@@ -25,7 +35,7 @@ func (e *Executor) setConfig(ctx context.Context, c Admin, a topology.Action) er
 			return ctx.Err()
 		}
 		if err != nil && e.Log != nil {
-			e.Log.Warn("set-config: setting it before the replicas linked", "cluster", e.Cluster, "pod", a.Pod, "setting", a.Setting, "err", err)
+			e.Log.Warn("set-config: setting it before the node got there", "cluster", e.Cluster, "pod", a.Pod, "setting", a.Setting, "err", err)
 		}
 	}
 	if _, err := c.Do(ctx, "CONFIG", "SET", a.Setting, a.Value); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,7 +20,8 @@ import (
 // loopbackCluster is six real, empty redis-server nodes on one port, each
 // on a loopback address of its own, standing for the pods cache-0..5 on
 // three Kubernetes nodes, with an observer and executor reaching them as
-// they reach pods. The nodes run Redis's default repl-diskless-sync-delay.
+// they reach pods. The nodes run Redis's default repl-diskless-sync-delay
+// and redistest's cluster-node-timeout, 5000.
 type loopbackCluster struct {
 	nodes []*redistest.Node
 	ob    *Observer
@@ -51,27 +53,37 @@ func newLoopbackCluster(t *testing.T) *loopbackCluster {
 		ob:    &Observer{Client: client, Dial: dial},
 		ex:    &Executor{Dial: dial, Port: port},
 		t:     Target{Namespace: "prod", Name: "cache", Selector: "app=cache", TopologyKey: "kubernetes.io/hostname", Port: port},
-		d:     topology.Desired{Masters: 3, ReplicasPerMaster: 1, ClientPort: port, BusPort: port + 10000},
+		d:     topology.Desired{Masters: 3, ReplicasPerMaster: 1, ClientPort: port, BusPort: port + 10000, NodeTimeout: "5000"},
 	}
 }
 
-// delays is each node's live repl-diskless-sync-delay, in pod order.
-func (c *loopbackCluster) delays(t *testing.T) []string {
+// settings is each node's live repl-diskless-sync-delay and
+// cluster-node-timeout, "delay/timeout", in pod order.
+func (c *loopbackCluster) settings(t *testing.T) []string {
 	t.Helper()
 	var out []string
 	for _, n := range c.nodes {
-		v, err := n.Client.ConfigGet(t.Context(), topology.DisklessSyncDelay).Result()
+		v, err := n.Client.ConfigGet(t.Context(), "cluster-*").Result()
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, v[topology.DisklessSyncDelay])
+		d, err := n.Client.ConfigGet(t.Context(), topology.DisklessSyncDelay).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, d[topology.DisklessSyncDelay]+"/"+v[topology.NodeTimeout])
 	}
 	return out
 }
 
+// declared is what the nodes run outside a bootstrap.
+var declared = slices.Repeat([]string{"5/5000"}, 6)
+
 // TestBootstrapSkipsSyncDelay: a bootstrap of empty nodes does not wait out
-// repl-diskless-sync-delay (5 s here) before its replicas' first sync, and
-// leaves every node at that value; a second pass runs nothing.
+// repl-diskless-sync-delay (5 s here) before its replicas' first sync, nor
+// the masters' rejoin delay of cluster-node-timeout (5 s) before they say
+// cluster_state:ok, and leaves every node at the declared values; a second
+// pass runs nothing.
 func TestBootstrapSkipsSyncDelay(t *testing.T) {
 	c := newLoopbackCluster(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
@@ -86,19 +98,19 @@ func TestBootstrapSkipsSyncDelay(t *testing.T) {
 	var lowered, restored int
 	for _, a := range res.Executed {
 		switch {
-		case a.Kind == topology.SetConfig && a.Value == "0":
+		case a.Kind == topology.SetConfig && a.AfterReplicas == 0:
 			lowered++
-		case a.Kind == topology.SetConfig && a.Value == topology.DefaultDisklessSyncDelay && a.AfterReplicas == 1:
+		case a.Kind == topology.SetConfig && a.AfterReplicas == 1:
 			restored++
 		}
 	}
-	if lowered != 3 || restored != 3 {
-		t.Errorf("executed %d lowering and %d restoring steps, want 3 and 3: %v", lowered, restored, res.Executed)
+	if lowered != 6 || restored != 6 {
+		t.Errorf("executed %d lowering and %d restoring steps, want 6 and 6 (two settings on three masters): %v", lowered, restored, res.Executed)
 	}
-	if got, want := c.delays(t), slices.Repeat([]string{"5"}, 6); !slices.Equal(got, want) {
-		t.Errorf("repl-diskless-sync-delay after the bootstrap: %v, want %v", got, want)
+	if got := c.settings(t); !slices.Equal(got, declared) {
+		t.Errorf("repl-diskless-sync-delay/cluster-node-timeout after the bootstrap: %v, want %v", got, declared)
 	}
-	// The delay alone is 5 s; the whole bootstrap takes less.
+	// Each wait alone is 5 s; the whole bootstrap takes less.
 	if elapsed >= 5*time.Second {
 		t.Errorf("bootstrap took %s: it waited for the diskless sync delay", elapsed)
 	}
@@ -109,11 +121,11 @@ func TestBootstrapSkipsSyncDelay(t *testing.T) {
 }
 
 // TestBootstrapStoppedBeforeRestore: a bootstrap that stops after its
-// replicas attached but before the delay came back (a crash) leaves 0 on
-// the masters. The next pass plans no lowering again (the cluster is
-// formed), and its settings step, with the value ManagedSettings gives,
-// sets the delay back on those masters and nothing else; a pass after
-// that changes nothing.
+// replicas attached but before the settings came back (a crash) leaves
+// them lowered on the masters. The next pass plans no lowering again (the
+// cluster is formed), and its settings step, with the values
+// ManagedSettings gives, sets them back on those masters and nothing
+// else; a pass after that changes nothing.
 func TestBootstrapStoppedBeforeRestore(t *testing.T) {
 	c := newLoopbackCluster(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
@@ -127,8 +139,8 @@ func TestBootstrapStoppedBeforeRestore(t *testing.T) {
 	if err := c.ex.Run(ctx, o, crashed); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.delays(t); slices.Index(got, "0") < 0 {
-		t.Fatalf("the bootstrap lowered no delay: %v", got)
+	if got := c.settings(t); slices.Index(got, "0/1000") < 0 {
+		t.Fatalf("the bootstrap lowered no setting: %v", got)
 	}
 
 	// The next pass: converge, then the settings step.
@@ -141,29 +153,34 @@ func TestBootstrapStoppedBeforeRestore(t *testing.T) {
 			t.Errorf("a formed cluster's pass ran %s", a)
 		}
 	}
-	declared := map[string]string{topology.DisklessSyncDelay: c.d.SyncDelay()}
+	managed := map[string]string{topology.DisklessSyncDelay: c.d.SyncDelay(), topology.NodeTimeout: c.d.NodeTimeout}
 	settle := func() []SettingDiff {
 		t.Helper()
-		diffs, err := ApplySettings(ctx, c.ex.Dial, c.t.Port, 7, res.Final, declared, false)
+		diffs, err := ApplySettings(ctx, c.ex.Dial, c.t.Port, 7, res.Final, managed, false)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return diffs
 	}
 	diffs := settle()
-	var pods []string
+	var got []string
 	for _, d := range diffs {
-		if d.Key != topology.DisklessSyncDelay || d.Live != "0" || d.Declared != "5" || !d.Applied {
-			t.Errorf("settings step: %+v, want %s 0 -> 5 applied", d, topology.DisklessSyncDelay)
+		if !d.Applied {
+			t.Errorf("settings step: %+v not applied", d)
 		}
-		pods = append(pods, d.Pod)
+		got = append(got, fmt.Sprintf("%s %s %s->%s", d.Pod, d.Key, d.Live, d.Declared))
 	}
-	slices.Sort(pods)
-	if want := p.Placement.Masters; !slices.Equal(pods, want) {
-		t.Errorf("settings step set the delay back on %v, want the masters %v", pods, want)
+	slices.Sort(got)
+	var want []string
+	for _, m := range p.Placement.Masters {
+		want = append(want, m+" cluster-node-timeout 1000->5000", m+" repl-diskless-sync-delay 0->5")
 	}
-	if got, want := c.delays(t), slices.Repeat([]string{"5"}, 6); !slices.Equal(got, want) {
-		t.Errorf("repl-diskless-sync-delay after the next pass: %v, want %v", got, want)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("settings step:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := c.settings(t); !slices.Equal(got, declared) {
+		t.Errorf("repl-diskless-sync-delay/cluster-node-timeout after the next pass: %v, want %v", got, declared)
 	}
 	if again := settle(); len(again) != 0 {
 		t.Errorf("a pass after the restore changes settings: %+v", again)

@@ -22,8 +22,8 @@ const (
 	Release        ActionKind = "release"          // adopt: CLUSTER RESET SOFT an old node that holds nothing, then forget it everywhere
 	Restart        ActionKind = "restart-pod"      // rolling restart: delete the pod, the StatefulSet starts it anew
 	// SetConfig sets one setting at runtime (CONFIG SET) for a while: a
-	// bootstrap of empty nodes lowers repl-diskless-sync-delay on the
-	// masters, then puts the declared value back (plan_bootstrap.go).
+	// bootstrap of empty nodes shortens two waits of Redis on the masters,
+	// then puts the declared values back (plan_bootstrap.go).
 	SetConfig ActionKind = "set-config"
 )
 
@@ -63,6 +63,9 @@ type Action struct {
 	// serves this many replicas that finished their first sync, so that a
 	// restored delay holds back no sync of the bootstrap.
 	AfterReplicas int `json:"afterReplicas,omitempty" yaml:"afterReplicas,omitempty"`
+	// AfterOK: set-config waits (the same way) until the node says
+	// cluster_state:ok.
+	AfterOK bool `json:"afterOK,omitempty" yaml:"afterOK,omitempty"`
 	// Keys estimates the keys a move-slots carries (the source's keys, pro
 	// rata of its slots).
 	Keys int64 `json:"keys,omitempty" yaml:"keys,omitempty"`
@@ -101,7 +104,12 @@ func (a Action) String() string {
 		fmt.Fprintf(&b, " %s", short(a.Target))
 	case SetConfig:
 		fmt.Fprintf(&b, " %s %s", a.Setting, a.Value)
-		if a.AfterReplicas > 0 {
+		switch {
+		case a.AfterOK && a.AfterReplicas > 0:
+			fmt.Fprintf(&b, " once ok with %s linked", plural(a.AfterReplicas, "replica"))
+		case a.AfterOK:
+			b.WriteString(" once ok")
+		case a.AfterReplicas > 0:
 			fmt.Fprintf(&b, " once %s linked", plural(a.AfterReplicas, "replica"))
 		}
 	case FixOpenSlot:
@@ -181,6 +189,11 @@ type Desired struct {
 	// A bootstrap sets it to 0 on the masters while their empty replicas
 	// take their first sync, then sets this value back.
 	DisklessSyncDelay string
+	// NodeTimeout is the cluster-node-timeout the nodes run, in ms as
+	// redis.conf has it (spec.redis.nodeTimeout; "" unknown: a bootstrap
+	// leaves it alone). A bootstrap shortens it on the masters until they
+	// say cluster_state:ok (BootstrapNodeTimeout).
+	NodeTimeout string
 }
 
 // Policy says which destructive steps may run. A step it does not allow

@@ -3,6 +3,7 @@ package topology
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -40,7 +41,7 @@ func planBootstrap(d Desired, o *Observed, want int, p Plan) Plan {
 		p.Actions = append(p.Actions, Action{Kind: SetConfigEpoch, Pod: n.Pod.Name, Node: id, Epoch: int64(i + 1),
 			Reason: "distinct config epochs avoid a slow epoch-collision round on a new cluster"})
 	}
-	lower, restore := syncDelaySteps(d, o, pl)
+	lower, restore := bootstrapSettings(d, o, pl)
 	p.Actions = append(p.Actions, lower...)
 	anchor := o.Nodes[ids[0]]
 	for _, id := range ids[1:] {
@@ -58,11 +59,16 @@ func planBootstrap(d Desired, o *Observed, want int, p Plan) Plan {
 	return p
 }
 
-// The setting a bootstrap lowers, and its value when redis.conf does not
-// set it (Redis's default since diskless sync exists).
+// The settings a bootstrap lowers, and the default of the sync delay when
+// redis.conf does not set it (Redis's default since diskless sync exists).
 const (
 	DisklessSyncDelay        = "repl-diskless-sync-delay"
 	DefaultDisklessSyncDelay = "5"
+	NodeTimeout              = "cluster-node-timeout"
+	// BootstrapNodeTimeout is the cluster-node-timeout (ms) of the masters
+	// while a cluster forms: short enough that the wait it sets is short,
+	// long enough that a node slowed down for a moment is not failed.
+	BootstrapNodeTimeout = 1000
 )
 
 // SyncDelay is the repl-diskless-sync-delay the nodes run outside a
@@ -74,21 +80,26 @@ func (d Desired) SyncDelay() string {
 	return d.DisklessSyncDelay
 }
 
-// syncDelaySteps are the bootstrap's two settings steps on each master
-// that will serve a replica. A master with repl-diskless-sync-delay N
-// holds a replica's sync back N seconds for more replicas to share one
-// transfer; with no key anywhere there is nothing to share, so lower
-// sets it to 0 before any replica attaches, and restore sets the
-// declared value back once the master's replicas are linked. None when
-// the declared value is 0 already or some node holds a key (never on a
-// bootstrap: invariant 2; checked here all the same). A crash between the
-// two leaves 0 behind; the next pass's settings step compares the nodes
-// with the declared value (or the default) and sets it back.
-func syncDelaySteps(d Desired, o *Observed, pl Placement) (lower, restore []Action) {
-	want := d.SyncDelay()
-	if want == "0" {
-		return nil, nil
-	}
+// bootstrapSettings are the bootstrap's settings steps on each master that
+// will serve a replica: lower sets two waits of Redis short before the
+// meet, restore sets the declared values back once they are past. With no
+// key anywhere (never on a bootstrap: invariant 2; checked here all the
+// same) neither wait protects anything:
+//
+//   - repl-diskless-sync-delay N holds a replica's first sync back N
+//     seconds for more replicas to share one transfer: 0 while the empty
+//     replicas attach, back once the master's replicas are linked;
+//   - a master that saw no quorum of masters (a fresh node sees none) says
+//     cluster_state:ok only cluster-node-timeout (0.5 to 5 s) after it
+//     last saw none, for a configuration update to reach it: a new master
+//     just took its slots, there is none to wait for, so
+//     BootstrapNodeTimeout until it says ok and its replicas are linked.
+//
+// A setting already at or below its bootstrap value is left alone. A crash
+// between the two steps leaves the bootstrap's value behind; the next
+// pass's settings step compares the nodes with the declared values (or
+// the default) and sets them back.
+func bootstrapSettings(d Desired, o *Observed, pl Placement) (lower, restore []Action) {
 	for _, n := range o.Nodes {
 		if n.Keys > 0 {
 			return nil, nil
@@ -98,15 +109,33 @@ func syncDelaySteps(d Desired, o *Observed, pl Placement) (lower, restore []Acti
 	for _, m := range pl.ReplicaOf {
 		replicas[m]++
 	}
-	for _, m := range pl.Masters {
-		id := o.ByPod[m]
-		if replicas[m] == 0 || id == "" {
-			continue
+	type temporary struct {
+		key, value, declared string
+		afterOK              bool
+		why, back            string
+	}
+	var temps []temporary
+	if want := d.SyncDelay(); want != "0" {
+		temps = append(temps, temporary{DisklessSyncDelay, "0", want, false,
+			"no node holds a key, so the first sync of its replicas has nothing to wait for",
+			"back to the declared value (or Redis's default) once its replicas are linked"})
+	}
+	if ms, err := strconv.Atoi(d.NodeTimeout); err == nil && ms > BootstrapNodeTimeout {
+		temps = append(temps, temporary{NodeTimeout, strconv.Itoa(BootstrapNodeTimeout), d.NodeTimeout, true,
+			"a new master says cluster_state:ok only cluster-node-timeout after it first knew a quorum of masters (Redis's rejoin delay), and no configuration update can be on its way to a new cluster",
+			"back to spec.redis.nodeTimeout once it says cluster_state:ok and its replicas are linked"})
+	}
+	for _, t := range temps {
+		for _, m := range pl.Masters {
+			id := o.ByPod[m]
+			if replicas[m] == 0 || id == "" {
+				continue
+			}
+			lower = append(lower, Action{Kind: SetConfig, Pod: m, Node: id, Setting: t.key, Value: t.value,
+				Reason: "bootstrap: " + t.why})
+			restore = append(restore, Action{Kind: SetConfig, Pod: m, Node: id, Setting: t.key, Value: t.declared,
+				AfterReplicas: replicas[m], AfterOK: t.afterOK, Reason: "bootstrap: " + t.back})
 		}
-		lower = append(lower, Action{Kind: SetConfig, Pod: m, Node: id, Setting: DisklessSyncDelay, Value: "0",
-			Reason: "bootstrap: no node holds a key, so the first sync of its replicas has nothing to wait for"})
-		restore = append(restore, Action{Kind: SetConfig, Pod: m, Node: id, Setting: DisklessSyncDelay, Value: want, AfterReplicas: replicas[m],
-			Reason: "bootstrap: back to the declared value (or Redis's default) once its replicas are linked"})
 	}
 	return lower, restore
 }

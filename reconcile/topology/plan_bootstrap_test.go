@@ -7,32 +7,41 @@ import (
 	"testing"
 )
 
-// TestSyncDelaySteps is the bootstrap's decision to drop the diskless sync
-// delay: on the masters that will serve a replica, only when no node holds
-// a key, and back to the declared value (or Redis's default) after.
-func TestSyncDelaySteps(t *testing.T) {
+// TestBootstrapSettings is the bootstrap's decision to shorten Redis's
+// waits: the diskless sync delay and the node timeout, on the masters that
+// will serve a replica, only when no node holds a key, and back to the
+// declared values (or Redis's default delay) after.
+func TestBootstrapSettings(t *testing.T) {
 	cases := []struct {
-		name     string
-		masters  int
-		replicas int
-		declared string
-		keysOn   string // a pod holding keys
-		// want: "pod value[/after]" for each step, lowering then restoring
+		name        string
+		masters     int
+		replicas    int
+		delay       string // declared repl-diskless-sync-delay
+		nodeTimeout string // declared cluster-node-timeout
+		keysOn      string // a pod holding keys
+		// want: "pod setting value[/replicas][ ok]" for each step,
+		// lowering then restoring
 		want []string
 	}{
 		{name: "3x1, delay not declared: Redis's default comes back", masters: 3, replicas: 1,
-			want: []string{"cache-0 0", "cache-1 0", "cache-2 0", "cache-0 5/1", "cache-1 5/1", "cache-2 5/1"}},
-		{name: "declared delay comes back", masters: 3, replicas: 1, declared: "2",
-			want: []string{"cache-0 0", "cache-1 0", "cache-2 0", "cache-0 2/1", "cache-1 2/1", "cache-2 2/1"}},
+			want: []string{"cache-0 delay 0", "cache-1 delay 0", "cache-2 delay 0", "cache-0 delay 5/1", "cache-1 delay 5/1", "cache-2 delay 5/1"}},
+		{name: "declared delay comes back", masters: 3, replicas: 1, delay: "2",
+			want: []string{"cache-0 delay 0", "cache-1 delay 0", "cache-2 delay 0", "cache-0 delay 2/1", "cache-1 delay 2/1", "cache-2 delay 2/1"}},
 		{name: "two replicas each: restored once both are linked", masters: 2, replicas: 2,
-			want: []string{"cache-0 0", "cache-1 0", "cache-0 5/2", "cache-1 5/2"}},
-		{name: "declared 0: nothing to lower", masters: 3, replicas: 1, declared: "0"},
-		{name: "no replicas: no sync to hasten", masters: 3, replicas: 0},
-		{name: "a node holds a key: never", masters: 3, replicas: 1, keysOn: "cache-4"},
+			want: []string{"cache-0 delay 0", "cache-1 delay 0", "cache-0 delay 5/2", "cache-1 delay 5/2"}},
+		{name: "node timeout 15 s: 1 s until the master says ok", masters: 2, replicas: 1, nodeTimeout: "15000",
+			want: []string{"cache-0 delay 0", "cache-1 delay 0", "cache-0 timeout 1000", "cache-1 timeout 1000",
+				"cache-0 delay 5/1", "cache-1 delay 5/1", "cache-0 timeout 15000/1 ok", "cache-1 timeout 15000/1 ok"}},
+		{name: "node timeout 1 s already: left alone", masters: 2, replicas: 1, delay: "0", nodeTimeout: "1000"},
+		{name: "declared 0: nothing to lower", masters: 3, replicas: 1, delay: "0"},
+		{name: "no replicas: no sync to hasten", masters: 3, replicas: 0, nodeTimeout: "15000"},
+		{name: "a node holds a key: never", masters: 3, replicas: 1, nodeTimeout: "15000", keysOn: "cache-4"},
 	}
+	short := map[string]string{DisklessSyncDelay: "delay", NodeTimeout: "timeout"}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d := Desired{Masters: c.masters, ReplicasPerMaster: c.replicas, ClientPort: 6379, BusPort: 16379, DisklessSyncDelay: c.declared}
+			d := Desired{Masters: c.masters, ReplicasPerMaster: c.replicas, ClientPort: 6379, BusPort: 16379,
+				DisklessSyncDelay: c.delay, NodeTimeout: c.nodeTimeout}
 			o := Fresh(podsOn(domains(c.masters * (1 + c.replicas))...))
 			if c.keysOn != "" {
 				o.Nodes[o.ByPod[c.keysOn]].Keys = 3
@@ -41,15 +50,18 @@ func TestSyncDelaySteps(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			lower, restore := syncDelaySteps(d, o, pl)
+			lower, restore := bootstrapSettings(d, o, pl)
 			var got []string
 			for _, a := range append(lower, restore...) {
-				if a.Kind != SetConfig || a.Setting != DisklessSyncDelay || a.Node != o.ByPod[a.Pod] || a.Reason == "" {
-					t.Errorf("step %s: want set-config %s on the pod's node, with a reason", a, DisklessSyncDelay)
+				if a.Kind != SetConfig || short[a.Setting] == "" || a.Node != o.ByPod[a.Pod] || a.Reason == "" {
+					t.Errorf("step %s: want set-config of a known setting on the pod's node, with a reason", a)
 				}
-				s := a.Pod + " " + a.Value
+				s := a.Pod + " " + short[a.Setting] + " " + a.Value
 				if a.AfterReplicas > 0 {
 					s += fmt.Sprintf("/%d", a.AfterReplicas)
+				}
+				if a.AfterOK {
+					s += " ok"
 				}
 				got = append(got, s)
 			}

@@ -27,7 +27,9 @@ type planFixture struct {
 		Masters           int  `yaml:"masters"`
 		ReplicasPerMaster int  `yaml:"replicasPerMaster"`
 		ZoneAware         bool `yaml:"zoneAware"`
-		Policy            struct {
+		// NodeTimeout is cluster-node-timeout in ms, as redis.conf has it.
+		NodeTimeout string `yaml:"nodeTimeout"`
+		Policy      struct {
 			KeepGoneNodes bool `yaml:"keepGoneNodes"`
 			TakeOverSlots bool `yaml:"takeOverSlots"`
 		} `yaml:"policy"`
@@ -100,7 +102,7 @@ func loadPlanFixture(t *testing.T, dir string) (Desired, *Observed, map[string]s
 		t.Fatal("cluster.yaml: about: says what the scenario is")
 	}
 	d := Desired{Masters: fx.Desired.Masters, ReplicasPerMaster: fx.Desired.ReplicasPerMaster, ZoneAware: fx.Desired.ZoneAware,
-		ClientPort: 6379, BusPort: 16379,
+		ClientPort: 6379, BusPort: 16379, NodeTimeout: fx.Desired.NodeTimeout,
 		Policy: Policy{KeepGoneNodes: fx.Desired.Policy.KeepGoneNodes, TakeOverSlots: fx.Desired.Policy.TakeOverSlots}}
 	var pods []Pod
 	replies := map[string]Reply{}
