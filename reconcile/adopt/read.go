@@ -150,7 +150,7 @@ func readNode(ctx context.Context, dial converge.Dialer, addr string) Node {
 		n.Err = err
 		return n
 	}
-	n.Config = configMap(v)
+	n.Config = converge.ConfigMap(v)
 	for _, k := range secretSettings {
 		if n.Config[k] != "" {
 			n.Config[k] = Redacted
@@ -193,23 +193,6 @@ func infoField(info, key string) string {
 	return ""
 }
 
-// configMap reads a CONFIG GET reply: a map (RESP3) or a flat list of
-// name, value pairs (RESP2).
-func configMap(v any) map[string]string {
-	out := map[string]string{}
-	switch x := v.(type) {
-	case map[any]any:
-		for k, val := range x {
-			out[fmt.Sprint(k)] = fmt.Sprint(val)
-		}
-	case []any:
-		for i := 0; i+1 < len(x); i += 2 {
-			out[fmt.Sprint(x[i])] = fmt.Sprint(x[i+1])
-		}
-	}
-	return out
-}
-
 // moduleNames reads the names out of a MODULE LIST reply: one entry per
 // module, a map (RESP3) or a flat list of field, value pairs (RESP2).
 func moduleNames(v any) []string {
@@ -219,9 +202,9 @@ func moduleNames(v any) []string {
 		var fields map[string]string
 		switch x := m.(type) {
 		case map[any]any:
-			fields = configMap(x)
+			fields = converge.ConfigMap(x)
 		case []any:
-			fields = configMap(x)
+			fields = converge.ConfigMap(x)
 		}
 		if name := fields["name"]; name != "" {
 			out = append(out, name)

@@ -334,6 +334,6 @@ func readAuth(ctx context.Context, a Admin, wantHash, pw string) (AuthNode, erro
 	if err != nil {
 		return AuthNode{}, err
 	}
-	n.MasterauthDeclared = configMap(mv)["masterauth"] == pw
+	n.MasterauthDeclared = ConfigMap(mv)["masterauth"] == pw
 	return n, nil
 }

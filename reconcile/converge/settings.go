@@ -72,7 +72,7 @@ func ReadNodeSettings(ctx context.Context, dial Dialer, port, major int, o *topo
 			if err != nil {
 				return err
 			}
-			for _, d := range settings.Compare(declared, configMap(v)) {
+			for _, d := range settings.Compare(declared, ConfigMap(v)) {
 				out = append(out, SettingDiff{Pod: n.Pod.Name, Diff: d, NeedsRestart: settings.NeedsRestart(major, d.Key)})
 			}
 			return nil
@@ -135,9 +135,9 @@ func SetNodeSettings(ctx context.Context, dial Dialer, port int, o *topology.Obs
 	return out, nil
 }
 
-// configMap reads a CONFIG GET reply: a map (RESP3) or a flat list of
+// ConfigMap reads a CONFIG GET reply: a map (RESP3) or a flat list of
 // name, value pairs (RESP2).
-func configMap(v any) map[string]string {
+func ConfigMap(v any) map[string]string {
 	out := map[string]string{}
 	switch x := v.(type) {
 	case map[any]any:

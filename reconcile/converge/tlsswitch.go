@@ -15,7 +15,7 @@ func ReadTLSNode(ctx context.Context, a Admin, pod string, ports tlsplan.Ports) 
 	if err != nil {
 		return tlsplan.Node{}, fmt.Errorf("%s: %w", pod, err)
 	}
-	return tlsplan.NodeFromConfig(pod, ports, configMap(v))
+	return tlsplan.NodeFromConfig(pod, ports, ConfigMap(v))
 }
 
 // RunTLSSwitch runs the steps of a switch plan that can run now, a stage
@@ -73,7 +73,7 @@ func reannounce(ctx context.Context, a Admin, tlsPort int) error {
 	if err != nil {
 		return err
 	}
-	conf := configMap(v)
+	conf := ConfigMap(v)
 	cmds := [][]any{{"MULTI"}}
 	for _, k := range []string{"cluster-announce-port", "cluster-announce-tls-port"} {
 		cur, err := strconv.Atoi(conf[k])

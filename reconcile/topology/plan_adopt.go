@@ -85,7 +85,7 @@ func planAdoption(d Desired, o *Observed, want int, p Plan) Plan {
 func refuseAdoption(f *facts) string {
 	if len(f.o.ForeignUnreachable) > 0 {
 		var parts []string
-		for _, name := range sortedKeysOf(f.o.ForeignUnreachable) {
+		for _, name := range sortedKeys(f.o.ForeignUnreachable) {
 			parts = append(parts, fmt.Sprintf("%s (%s)", name, f.o.ForeignUnreachable[name]))
 		}
 		return "adopt: a node of the cluster to take over answers nothing: " + strings.Join(parts, "; ") + "; every node must answer before and during the takeover"
@@ -286,15 +286,6 @@ func adoptionDrift(f *facts) []Drift {
 		}
 		out = append(out, Drift{Kind: DriftAdopting, Subject: n.Pod.Name, Detail: fmt.Sprintf("old node %s, %s, %d keys: to be taken over", short(id), role, n.Keys)})
 	}
-	return out
-}
-
-func sortedKeysOf(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
 

@@ -132,7 +132,7 @@ func totalKeys(o *Observed) int64 {
 	return t
 }
 
-func sortedKeys(m map[string]bool) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
