@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -92,6 +93,9 @@ func (e *Executor) Run(ctx context.Context, o *topology.Observed, actions []topo
 		if a.Blocked != "" {
 			continue // the policy holds it back: planned and reported, never run
 		}
+		if j := runOf(actions, i); slices.ContainsFunc(actions[i:j], func(a topology.Action) bool { return a.AfterSettled }) {
+			e.waitSettled(ctx, o)
+		}
 		if j := runOf(actions, i); j > i+1 {
 			// Steps of a kind that commute run together (topology's
 			// ActionKind.Concurrent): meets, replicas attaching.
@@ -118,6 +122,18 @@ func (e *Executor) Run(ctx context.Context, o *topology.Observed, actions []topo
 		}
 	}
 	return nil
+}
+
+// waitSettled is the wait of the steps that run once the cluster has
+// settled (topology.Action.AfterSettled), once for a run of them. It is
+// bounded (waitStep) and its end is not an error: the steps are a
+// bootstrap's settings going back, which must not stay at the bootstrap's
+// values, so they go then all the same, and the pass's own health wait
+// reports what did not settle.
+func (e *Executor) waitSettled(ctx context.Context, o *topology.Observed) {
+	if err := waitHealthy(ctx, e, o, waitStep); err != nil && ctx.Err() == nil && e.Log != nil {
+		e.Log.Warn("set-config: the cluster has not settled; setting it all the same", "cluster", e.Cluster, "err", err)
+	}
 }
 
 // stepsInFlight bounds the steps of one run that go at once.

@@ -9,25 +9,16 @@ import (
 )
 
 // setConfig runs a set-config step on its node: CONFIG SET of one
-// setting, once the node serves a.AfterReplicas linked replicas and, with
-// a.AfterOK, says cluster_state:ok, when the step asks. The wait is
-// bounded (waitStep) and its end is not an error: a node that does not get
-// there in time must not keep the bootstrap's value, so the value is set
-// then all the same, the safe side, and the health wait that follows
-// reports what did not happen.
+// setting, once the node serves a.AfterReplicas linked replicas, when the
+// step asks (a.AfterSettled is waited for by Run, once for the steps that
+// run together). The wait is bounded (waitStep) and its end is not an
+// error: a node that does not get there in time must not keep the
+// bootstrap's value, so the value is set then all the same, the safe
+// side, and the health wait that follows reports what did not happen.
 func (e *Executor) setConfig(ctx context.Context, c Admin, a topology.Action) error {
-	if a.AfterReplicas > 0 || a.AfterOK {
-		what := fmt.Sprintf("%s to say cluster_state:ok with %d replicas linked", a.Pod, a.AfterReplicas)
+	if a.AfterReplicas > 0 {
+		what := fmt.Sprintf("%s to serve %d linked replicas", a.Pod, a.AfterReplicas)
 		err := waitFor(ctx, waitStep, what, func() (bool, error) {
-			if a.AfterOK {
-				info, err := doString(ctx, c, "CLUSTER", "INFO")
-				if err != nil || !strings.Contains(info, "cluster_state:ok") {
-					return false, err
-				}
-			}
-			if a.AfterReplicas == 0 {
-				return true, nil
-			}
 			info, err := doString(ctx, c, "INFO", "replication")
 			return err == nil && onlineReplicas(info) >= a.AfterReplicas, err
 		})

@@ -98,10 +98,10 @@ func TestBootstrapSkipsSyncDelay(t *testing.T) {
 	var lowered, restored int
 	for _, a := range res.Executed {
 		switch {
-		case a.Kind == topology.SetConfig && a.AfterReplicas == 0:
-			lowered++
-		case a.Kind == topology.SetConfig && a.AfterReplicas == 1:
+		case a.Kind == topology.SetConfig && (a.AfterReplicas == 1 || a.AfterSettled):
 			restored++
+		case a.Kind == topology.SetConfig:
+			lowered++
 		}
 	}
 	if lowered != 6 || restored != 6 {
@@ -135,7 +135,7 @@ func TestBootstrapStoppedBeforeRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := topology.PlanTopology(c.d, o)
-	crashed := slices.DeleteFunc(p.Runnable(), func(a topology.Action) bool { return a.Kind == topology.SetConfig && a.AfterReplicas > 0 })
+	crashed := slices.DeleteFunc(p.Runnable(), func(a topology.Action) bool { return a.Kind == topology.SetConfig && (a.AfterReplicas > 0 || a.AfterSettled) })
 	if err := c.ex.Run(ctx, o, crashed); err != nil {
 		t.Fatal(err)
 	}

@@ -63,9 +63,11 @@ type Action struct {
 	// serves this many replicas that finished their first sync, so that a
 	// restored delay holds back no sync of the bootstrap.
 	AfterReplicas int `json:"afterReplicas,omitempty" yaml:"afterReplicas,omitempty"`
-	// AfterOK: set-config waits (the same way) until the node says
-	// cluster_state:ok.
-	AfterOK bool `json:"afterOK,omitempty" yaml:"afterOK,omitempty"`
+	// AfterSettled: set-config waits (the same way) until the cluster has
+	// settled as a pass's end waits for it: every node says
+	// cluster_state:ok, every replica is linked, and every node knows every
+	// other at its address. The steps of one run that ask wait once.
+	AfterSettled bool `json:"afterSettled,omitempty" yaml:"afterSettled,omitempty"`
 	// Keys estimates the keys a move-slots carries (the source's keys, pro
 	// rata of its slots).
 	Keys int64 `json:"keys,omitempty" yaml:"keys,omitempty"`
@@ -105,10 +107,8 @@ func (a Action) String() string {
 	case SetConfig:
 		fmt.Fprintf(&b, " %s %s", a.Setting, a.Value)
 		switch {
-		case a.AfterOK && a.AfterReplicas > 0:
-			fmt.Fprintf(&b, " once ok with %s linked", plural(a.AfterReplicas, "replica"))
-		case a.AfterOK:
-			b.WriteString(" once ok")
+		case a.AfterSettled:
+			b.WriteString(" once the cluster has settled")
 		case a.AfterReplicas > 0:
 			fmt.Fprintf(&b, " once %s linked", plural(a.AfterReplicas, "replica"))
 		}
@@ -192,7 +192,7 @@ type Desired struct {
 	// NodeTimeout is the cluster-node-timeout the nodes run, in ms as
 	// redis.conf has it (spec.redis.nodeTimeout; "" unknown: a bootstrap
 	// leaves it alone). A bootstrap shortens it on the masters until they
-	// say cluster_state:ok (BootstrapNodeTimeout).
+	// say cluster_state:ok (bootstrapNodeTimeout).
 	NodeTimeout string
 }
 

@@ -66,10 +66,27 @@ const (
 	DefaultDisklessSyncDelay = "5"
 	NodeTimeout              = "cluster-node-timeout"
 	// BootstrapNodeTimeout is the cluster-node-timeout (ms) of the masters
-	// while a cluster forms: short enough that the wait it sets is short,
-	// long enough that a node slowed down for a moment is not failed.
+	// while a small cluster forms: short enough that the wait it sets is
+	// short, long enough that a node slowed down for a moment is not failed.
 	BootstrapNodeTimeout = 1000
+	// BootstrapPingRate bounds the pings a second each node sends while a
+	// cluster forms (bootstrapNodeTimeout).
+	BootstrapPingRate = 20
 )
+
+// bootstrapNodeTimeout is the node timeout (ms) of a bootstrap of n nodes:
+// BootstrapNodeTimeout, or longer so that no node sends more than
+// BootstrapPingRate pings a second. Redis pings every peer it has not heard
+// from within half the node timeout, so each node sends about (n-1) pings
+// every timeout/2, and each carries a gossip section that grows with n:
+// 1 s suits 6 or 10 nodes (10-18 pings a second each), but at 90 nodes it
+// is 178 pings a second per node, 16,000 on the cluster, and on a small
+// machine the pods stop answering at all (measured: BenchmarkLargeCluster,
+// a 90-node bootstrap that never finished). 6 nodes: 1 s; 30: 2.9 s; 90:
+// 8.9 s; from 151 nodes, the default 15 s itself.
+func bootstrapNodeTimeout(n int) int {
+	return max(BootstrapNodeTimeout, (n-1)*2000/BootstrapPingRate)
+}
 
 // SyncDelay is the repl-diskless-sync-delay the nodes run outside a
 // bootstrap: the declared value, else Redis's default.
@@ -93,7 +110,12 @@ func (d Desired) SyncDelay() string {
 //     cluster_state:ok only cluster-node-timeout (0.5 to 5 s) after it
 //     last saw none, for a configuration update to reach it: a new master
 //     just took its slots, there is none to wait for, so
-//     BootstrapNodeTimeout until it says ok and its replicas are linked.
+//     bootstrapNodeTimeout (1 s for a small cluster, longer for a large
+//     one) until the cluster has settled. The node timeout also sets how
+//     often a master pings every node it knows, each ping with word of a
+//     few others: restored as soon as the master said ok, the last nodes
+//     learnt of each other from the one ping a second left (measured on
+//     6 nodes: 2.9 s to agree instead of 1.2 s).
 //
 // A setting already at or below its bootstrap value is left alone. A crash
 // between the two steps leaves the bootstrap's value behind; the next
@@ -111,7 +133,7 @@ func bootstrapSettings(d Desired, o *Observed, pl Placement) (lower, restore []A
 	}
 	type temporary struct {
 		key, value, declared string
-		afterOK              bool
+		settled              bool
 		why, back            string
 	}
 	var temps []temporary
@@ -120,10 +142,10 @@ func bootstrapSettings(d Desired, o *Observed, pl Placement) (lower, restore []A
 			"no node holds a key, so the first sync of its replicas has nothing to wait for",
 			"back to the declared value (or Redis's default) once its replicas are linked"})
 	}
-	if ms, err := strconv.Atoi(d.NodeTimeout); err == nil && ms > BootstrapNodeTimeout {
-		temps = append(temps, temporary{NodeTimeout, strconv.Itoa(BootstrapNodeTimeout), d.NodeTimeout, true,
+	if ms, err := strconv.Atoi(d.NodeTimeout); err == nil && ms > bootstrapNodeTimeout(len(o.Nodes)) {
+		temps = append(temps, temporary{NodeTimeout, strconv.Itoa(bootstrapNodeTimeout(len(o.Nodes))), d.NodeTimeout, true,
 			"a new master says cluster_state:ok only cluster-node-timeout after it first knew a quorum of masters (Redis's rejoin delay), and no configuration update can be on its way to a new cluster",
-			"back to spec.redis.nodeTimeout once it says cluster_state:ok and its replicas are linked"})
+			"back to spec.redis.nodeTimeout once the cluster has settled: until every node knows every other, the masters' pings (every half timeout, each with word of other nodes) are what introduces them"})
 	}
 	for _, t := range temps {
 		for _, m := range pl.Masters {
@@ -133,8 +155,12 @@ func bootstrapSettings(d Desired, o *Observed, pl Placement) (lower, restore []A
 			}
 			lower = append(lower, Action{Kind: SetConfig, Pod: m, Node: id, Setting: t.key, Value: t.value,
 				Reason: "bootstrap: " + t.why})
+			after := replicas[m]
+			if t.settled {
+				after = 0 // settled: every replica linked, and more
+			}
 			restore = append(restore, Action{Kind: SetConfig, Pod: m, Node: id, Setting: t.key, Value: t.declared,
-				AfterReplicas: replicas[m], AfterOK: t.afterOK, Reason: "bootstrap: " + t.back})
+				AfterReplicas: after, AfterSettled: t.settled, Reason: "bootstrap: " + t.back})
 		}
 	}
 	return lower, restore

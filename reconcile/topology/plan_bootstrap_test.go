@@ -19,7 +19,7 @@ func TestBootstrapSettings(t *testing.T) {
 		delay       string // declared repl-diskless-sync-delay
 		nodeTimeout string // declared cluster-node-timeout
 		keysOn      string // a pod holding keys
-		// want: "pod setting value[/replicas][ ok]" for each step,
+		// want: "pod setting value[/replicas][ settled]" for each step,
 		// lowering then restoring
 		want []string
 	}{
@@ -29,9 +29,9 @@ func TestBootstrapSettings(t *testing.T) {
 			want: []string{"cache-0 delay 0", "cache-1 delay 0", "cache-2 delay 0", "cache-0 delay 2/1", "cache-1 delay 2/1", "cache-2 delay 2/1"}},
 		{name: "two replicas each: restored once both are linked", masters: 2, replicas: 2,
 			want: []string{"cache-0 delay 0", "cache-1 delay 0", "cache-0 delay 5/2", "cache-1 delay 5/2"}},
-		{name: "node timeout 15 s: 1 s until the master says ok", masters: 2, replicas: 1, nodeTimeout: "15000",
+		{name: "node timeout 15 s: 1 s until the cluster has settled", masters: 2, replicas: 1, nodeTimeout: "15000",
 			want: []string{"cache-0 delay 0", "cache-1 delay 0", "cache-0 timeout 1000", "cache-1 timeout 1000",
-				"cache-0 delay 5/1", "cache-1 delay 5/1", "cache-0 timeout 15000/1 ok", "cache-1 timeout 15000/1 ok"}},
+				"cache-0 delay 5/1", "cache-1 delay 5/1", "cache-0 timeout 15000 settled", "cache-1 timeout 15000 settled"}},
 		{name: "node timeout 1 s already: left alone", masters: 2, replicas: 1, delay: "0", nodeTimeout: "1000"},
 		{name: "declared 0: nothing to lower", masters: 3, replicas: 1, delay: "0"},
 		{name: "no replicas: no sync to hasten", masters: 3, replicas: 0, nodeTimeout: "15000"},
@@ -60,8 +60,8 @@ func TestBootstrapSettings(t *testing.T) {
 				if a.AfterReplicas > 0 {
 					s += fmt.Sprintf("/%d", a.AfterReplicas)
 				}
-				if a.AfterOK {
-					s += " ok"
+				if a.AfterSettled {
+					s += " settled"
 				}
 				got = append(got, s)
 			}
@@ -114,4 +114,49 @@ func domains(n int) []string {
 		out = append(out, string(rune('a'+i%3)))
 	}
 	return out
+}
+
+// TestBootstrapNodeTimeoutGrowsWithTheCluster: the bootstrap's node
+// timeout keeps each node's pings under BootstrapPingRate a second, and a
+// cluster large enough that the declared timeout is already that long
+// keeps the declared one.
+func TestBootstrapNodeTimeoutGrowsWithTheCluster(t *testing.T) {
+	for _, c := range []struct {
+		masters, replicas int
+		want              string // the lowered value, "" for none
+	}{
+		{3, 1, "1000"}, {5, 1, "1000"}, {15, 1, "2900"}, {45, 1, "8900"}, {30, 2, "8900"},
+		{76, 1, ""}, // 152 nodes: 15.1 s would be longer than the declared 15 s
+	} {
+		d := Desired{Masters: c.masters, ReplicasPerMaster: c.replicas, ClientPort: 6379, BusPort: 16379, NodeTimeout: "15000", DisklessSyncDelay: "0"}
+		n := c.masters * (1 + c.replicas)
+		o := Fresh(podsOn(domains(n)...))
+		pl, err := Place(o.Pods, d.Masters, d.ReplicasPerMaster, false, Current{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lower, _ := bootstrapSettings(d, o, pl)
+		got := ""
+		for _, a := range lower {
+			if a.Setting != NodeTimeout {
+				continue
+			}
+			got = a.Value
+			if rate := float64(n-1) / (float64(mustAtoi(t, a.Value)) / 2000); rate > BootstrapPingRate {
+				t.Errorf("%d nodes: timeout %s ms makes %.0f pings a second per node", n, a.Value, rate)
+			}
+		}
+		if got != c.want {
+			t.Errorf("%d nodes: bootstrap node timeout %q, want %q", n, got, c.want)
+		}
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	var n int
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
