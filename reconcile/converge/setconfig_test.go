@@ -104,8 +104,8 @@ func TestBootstrapSkipsSyncDelay(t *testing.T) {
 			lowered++
 		}
 	}
-	if lowered != 6 || restored != 6 {
-		t.Errorf("executed %d lowering and %d restoring steps, want 6 and 6 (two settings on three masters): %v", lowered, restored, res.Executed)
+	if lowered != 9 || restored != 9 {
+		t.Errorf("executed %d lowering and %d restoring steps, want 9 and 9 (the sync delay on three masters, the node timeout on six nodes): %v", lowered, restored, res.Executed)
 	}
 	if got := c.settings(t); !slices.Equal(got, declared) {
 		t.Errorf("repl-diskless-sync-delay/cluster-node-timeout after the bootstrap: %v, want %v", got, declared)
@@ -173,7 +173,10 @@ func TestBootstrapStoppedBeforeRestore(t *testing.T) {
 	slices.Sort(got)
 	var want []string
 	for _, m := range p.Placement.Masters {
-		want = append(want, m+" cluster-node-timeout 1000->5000", m+" repl-diskless-sync-delay 0->5")
+		want = append(want, m+" repl-diskless-sync-delay 0->5")
+	}
+	for i := range c.nodes { // the node timeout: on every node
+		want = append(want, fmt.Sprintf("cache-%d cluster-node-timeout 1000->5000", i))
 	}
 	slices.Sort(want)
 	if !slices.Equal(got, want) {

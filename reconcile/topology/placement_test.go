@@ -3,6 +3,7 @@ package topology
 import (
 	"errors"
 	"fmt"
+	stdmaps "maps"
 	"math/rand"
 	"reflect"
 	"slices"
@@ -543,7 +544,7 @@ func bruteForce(pods []Pod, masters int, zoneAware bool) (Placement, bool) {
 				}
 			}
 			if len(pl.Violations(pods, zoneAware)) == 0 {
-				found, ok = Placement{Masters: pl.Masters, ReplicaOf: maps(pl.ReplicaOf)}, true
+				found, ok = Placement{Masters: pl.Masters, ReplicaOf: stdmaps.Clone(pl.ReplicaOf)}, true
 				return true
 			}
 			return false
@@ -577,14 +578,6 @@ func bruteForce(pods []Pod, masters int, zoneAware bool) (Placement, bool) {
 		}
 	}
 	return found, ok
-}
-
-func maps(m map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // checkWellFormed: every pod has exactly one role, there are as many masters

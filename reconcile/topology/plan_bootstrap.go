@@ -2,6 +2,8 @@ package topology
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -97,25 +99,28 @@ func (d Desired) SyncDelay() string {
 	return d.DisklessSyncDelay
 }
 
-// bootstrapSettings are the bootstrap's settings steps on each master that
-// will serve a replica: lower sets two waits of Redis short before the
-// meet, restore sets the declared values back once they are past. With no
+// bootstrapSettings are the bootstrap's settings steps: lower sets two
+// waits of Redis short before the meet, restore sets the declared values
+// back once they are past. With no
 // key anywhere (never on a bootstrap: invariant 2; checked here all the
 // same) neither wait protects anything:
 //
 //   - repl-diskless-sync-delay N holds a replica's first sync back N
-//     seconds for more replicas to share one transfer: 0 while the empty
-//     replicas attach, back once the master's replicas are linked;
+//     seconds for more replicas to share one transfer: 0 on each master
+//     that will serve a replica while the empty replicas attach, back once
+//     the master's replicas are linked;
 //   - a master that saw no quorum of masters (a fresh node sees none) says
 //     cluster_state:ok only cluster-node-timeout (0.5 to 5 s) after it
 //     last saw none, for a configuration update to reach it: a new master
 //     just took its slots, there is none to wait for, so
 //     bootstrapNodeTimeout (1 s for a small cluster, longer for a large
-//     one) until the cluster has settled. The node timeout also sets how
-//     often a master pings every node it knows, each ping with word of a
-//     few others: restored as soon as the master said ok, the last nodes
-//     learnt of each other from the one ping a second left (measured on
-//     6 nodes: 2.9 s to agree instead of 1.2 s).
+//     one) until the cluster has settled, on every node. The node timeout
+//     also sets how often a node pings every node it knows, each ping with
+//     word of a few others, and a node learns another's role only from
+//     that node's own messages: restored on the masters as soon as each
+//     said ok, the last nodes learnt of each other from the one ping a
+//     second left (measured on 6 nodes: 2.9 s to agree instead of 1.2 s;
+//     on 30, replicas learning each other's roles took over 30 s).
 //
 // A setting already at or below its bootstrap value is left alone. A crash
 // between the two steps leaves the bootstrap's value behind; the next
@@ -133,8 +138,11 @@ func bootstrapSettings(d Desired, o *Observed, pl Placement) (lower, restore []A
 	}
 	type temporary struct {
 		key, value, declared string
-		settled              bool
-		why, back            string
+		// settled: back once the cluster has settled, on every node;
+		// else back once each master's replicas are linked, on the
+		// masters that will serve one.
+		settled   bool
+		why, back string
 	}
 	var temps []temporary
 	if want := d.SyncDelay(); want != "0" {
@@ -145,21 +153,33 @@ func bootstrapSettings(d Desired, o *Observed, pl Placement) (lower, restore []A
 	if ms, err := strconv.Atoi(d.NodeTimeout); err == nil && ms > bootstrapNodeTimeout(len(o.Nodes)) {
 		temps = append(temps, temporary{NodeTimeout, strconv.Itoa(bootstrapNodeTimeout(len(o.Nodes))), d.NodeTimeout, true,
 			"a new master says cluster_state:ok only cluster-node-timeout after it first knew a quorum of masters (Redis's rejoin delay), and no configuration update can be on its way to a new cluster",
-			"back to spec.redis.nodeTimeout once the cluster has settled: until every node knows every other, the masters' pings (every half timeout, each with word of other nodes) are what introduces them"})
+			"back to spec.redis.nodeTimeout once the cluster has settled: until every node knows every other and its role, their pings (every half timeout, each with word of other nodes) spread it"})
 	}
+	var withReplicas, every []string
+	for _, m := range pl.Masters {
+		if replicas[m] > 0 {
+			withReplicas = append(withReplicas, m)
+		}
+	}
+	every = append(every, pl.Masters...)
+	every = append(every, slices.Sorted(maps.Keys(pl.ReplicaOf))...)
 	for _, t := range temps {
-		for _, m := range pl.Masters {
-			id := o.ByPod[m]
-			if replicas[m] == 0 || id == "" {
+		pods := withReplicas
+		if t.settled {
+			pods = every
+		}
+		for _, pod := range pods {
+			id := o.ByPod[pod]
+			if id == "" {
 				continue
 			}
-			lower = append(lower, Action{Kind: SetConfig, Pod: m, Node: id, Setting: t.key, Value: t.value,
+			lower = append(lower, Action{Kind: SetConfig, Pod: pod, Node: id, Setting: t.key, Value: t.value,
 				Reason: "bootstrap: " + t.why})
-			after := replicas[m]
+			after := replicas[pod]
 			if t.settled {
 				after = 0 // settled: every replica linked, and more
 			}
-			restore = append(restore, Action{Kind: SetConfig, Pod: m, Node: id, Setting: t.key, Value: t.declared,
+			restore = append(restore, Action{Kind: SetConfig, Pod: pod, Node: id, Setting: t.key, Value: t.declared,
 				AfterReplicas: after, AfterSettled: t.settled, Reason: "bootstrap: " + t.back})
 		}
 	}
