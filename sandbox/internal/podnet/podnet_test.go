@@ -10,7 +10,10 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -142,6 +145,18 @@ func TestPodNetwork(t *testing.T) {
 	for range 2 { // Setup is idempotent
 		if err := br.Setup(ctx); err != nil {
 			t.Fatal(err)
+		}
+	}
+	// The host's ARP table, shared by every pod, holds a large cluster's
+	// N² entries.
+	for _, l := range neighbourLimits {
+		got, err := os.ReadFile(filepath.Join("/proc/sys", strings.ReplaceAll(l.key, ".", "/")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		have, _ := strconv.Atoi(strings.TrimSpace(string(got)))
+		if want, _ := strconv.Atoi(l.value); have < want {
+			t.Errorf("%s = %d after Setup, want at least %s", l.key, have, l.value)
 		}
 	}
 	if over, err := OverlapsRoutes(subnet); err != nil || !over {
