@@ -135,7 +135,9 @@ func TestBootstrapStoppedBeforeRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := topology.PlanTopology(c.d, o)
-	crashed := slices.DeleteFunc(p.Runnable(), func(a topology.Action) bool { return a.Kind == topology.SetConfig && (a.AfterReplicas > 0 || a.AfterSettled) })
+	crashed := slices.DeleteFunc(p.Runnable(), func(a topology.Action) bool {
+		return a.Kind == topology.SetConfig && (a.AfterReplicas > 0 || a.AfterSettled)
+	})
 	if err := c.ex.Run(ctx, o, crashed); err != nil {
 		t.Fatal(err)
 	}
