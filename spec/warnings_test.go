@@ -3,6 +3,7 @@ package spec
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestWarnings(t *testing.T) {
@@ -27,6 +28,16 @@ func TestWarnings(t *testing.T) {
 			"Consider splitting it into several clusters of at most 500 nodes"}},
 		{"600 masters without replicas", "  masters: 600\n  replicasPerMaster: 0\n", []string{"spec.masters: makes 600 nodes (600 masters × (1 + 0 replicas))", "about 8.5 KB per message"}},
 		{"1001 nodes: an error, no warning", "  masters: 1001\n  replicasPerMaster: 0\n", nil},
+		{"the traffic with the declared node timeout", "  masters: 300\n  redis:\n    nodeTimeout: 30s\n", []string{
+			// 600 nodes: 2256+104×60 = 8496 B a message; (2×599/30 + 2) of them a second
+			"about 8.5 KB per message", "about 356 KB/s a node and 213.8 MB/s over the cluster with nodeTimeout 30s",
+			"40 KB/s at 90"}},
+		{"150 nodes, nodeTimeout 1s: the bus", "  masters: 75\n  redis:\n    nodeTimeout: 1s\n", []string{
+			// 2256+104×15 = 3816 B a message; 2×149/1 + 2 = 300 of them a second
+			"big.yaml:9:18: spec.redis.nodeTimeout: 1s with 150 nodes makes each node send about 1.1 MB/s of cluster-bus messages (a ping to every other node every 500ms, and the answers to theirs), 171.7 MB/s over the cluster.",
+			"Raise nodeTimeout"}},
+		{"140 nodes, nodeTimeout 1s: under the line", "  masters: 70\n  redis:\n    nodeTimeout: 1s\n", nil},
+		{"90 nodes at the default 15s", "  masters: 45\n", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clusters, errs := Parse("big.yaml", []byte(head+tc.spec))
@@ -55,5 +66,26 @@ func TestWarnings(t *testing.T) {
 				t.Errorf("warning %q\ndoes not start with %q", warns[0].Error(), tc.want[0])
 			}
 		})
+	}
+}
+
+// TestBusBytesPerNodeFitsTheMeasurements: the estimate the warnings give is
+// within 15% of the cluster-bus bytes a node sent at rest in
+// BenchmarkLargeCluster (2026-12-05, nodeTimeout 15s, the figures
+// measuredBus cites), and grows with the square of the node count over
+// the cluster.
+func TestBusBytesPerNodeFitsTheMeasurements(t *testing.T) {
+	for _, m := range []struct {
+		nodes    int
+		measured float64
+	}{{6, 6086}, {30, 13343}, {90, 39560}} {
+		got := BusBytesPerNode(m.nodes, 15*time.Second)
+		if ratio := got / m.measured; ratio < 0.85 || ratio > 1.15 {
+			t.Errorf("%d nodes: estimate %.0f B/s, measured %.0f (ratio %.2f)", m.nodes, got, m.measured, ratio)
+		}
+	}
+	small, large := 100*BusBytesPerNode(100, 15*time.Second), 1000*BusBytesPerNode(1000, 15*time.Second)
+	if r := large / small; r < 100 {
+		t.Errorf("cluster traffic at 1000 nodes is %.0f× that at 100, want at least 100×", r)
 	}
 }

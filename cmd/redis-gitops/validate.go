@@ -23,8 +23,11 @@ const validateUsage = `usage: redis-gitops validate PATH...
 Checks the RedisCluster specs in each PATH: a file, or a directory searched
 recursively for *.yaml and *.yml files. Prints each valid cluster on stdout
 and every problem on stderr as FILE:LINE:COL: FIELD: MESSAGE. What is valid
-but unwise (more than 500 nodes in one cluster) is printed on stderr as
-"warning: FILE:LINE:COL: FIELD: MESSAGE" and does not fail validation.
+but unwise (more than 500 nodes in one cluster, or a node timeout short
+enough that each node would send over 1 MB/s of cluster-bus messages) is
+printed on stderr as "warning: FILE:LINE:COL: FIELD: MESSAGE", with the
+estimated traffic and this project's measurements, and does not fail
+validation.
 
 Exit status: 0 when every spec is valid, 1 when any is not, 2 when a path
 cannot be read.
