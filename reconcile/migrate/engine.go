@@ -69,8 +69,9 @@ type Engine struct {
 	// LatencyBudget paces the move by what clients feel (see Pace): the
 	// round time of every MIGRATE pipeline, which is how long the source
 	// and the target served no one else, decides the next batch size
-	// (MinKeysPerBatch to KeysPerBatch) and the rounds in flight (1 to
-	// Parallel). Zero: no pacing, KeysPerBatch and Parallel throughout.
+	// (MinKeysPerBatch to KeysPerBatch) and the rounds in flight (two, or
+	// one when a single source moves slots, to Parallel). Zero: no
+	// pacing, KeysPerBatch and Parallel throughout.
 	LatencyBudget time.Duration
 	// MinKeysPerBatch is the smallest batch the pacer chooses (default 10,
 	// redis-cli's).
@@ -145,6 +146,21 @@ type Result struct {
 	Pace PaceStats
 }
 
+// pacedInFlight is the rounds a paced move keeps in flight at the least,
+// when as many sources move slots (see Pace.MinInFlight).
+const pacedInFlight = 2
+
+// sources counts the distinct source nodes of moves: rounds in flight on
+// the same source queue behind each other there, and the second would
+// make that source's clients wait for two batches.
+func sources(moves []Move) int {
+	seen := map[string]bool{}
+	for _, m := range moves {
+		seen[m.Source.ID] = true
+	}
+	return len(seen)
+}
+
 // ErrStopped means Stop closed before every move ran.
 var ErrStopped = errors.New("migration stopped before every slot moved (shutting down); the next pass resumes it")
 
@@ -194,7 +210,7 @@ func (e *Engine) Run(ctx context.Context, moves []Move) (Result, error) {
 		return res, err
 	}
 
-	e.pacer = newPacer(Pace{Budget: e.LatencyBudget, MinKeys: e.MinKeysPerBatch, MaxKeys: e.KeysPerBatch, MaxInFlight: e.Parallel})
+	e.pacer = newPacer(Pace{Budget: e.LatencyBudget, MinKeys: e.MinKeysPerBatch, MaxKeys: e.KeysPerBatch, MaxInFlight: e.Parallel, MinInFlight: min(pacedInFlight, sources(moves))})
 	defer func() { e.pacer = nil }()
 	queue := batches(moves, e.SlotsPerRound)
 	var (

@@ -15,6 +15,8 @@ func TestPaceStart(t *testing.T) {
 	}{
 		{"unpaced: as fast as allowed", migrate.Pace{MinKeys: 10, MaxKeys: 1000, MaxInFlight: 4}, migrate.Step{Keys: 1000, InFlight: 4}},
 		{"paced: smallest batch, one round", migrate.Pace{Budget: 2 * time.Millisecond, MinKeys: 10, MaxKeys: 1000, MaxInFlight: 4}, migrate.Step{Keys: 10, InFlight: 1}},
+		{"paced, two sources: two rounds", migrate.Pace{Budget: 2 * time.Millisecond, MinKeys: 10, MaxKeys: 1000, MaxInFlight: 4, MinInFlight: 2}, migrate.Step{Keys: 10, InFlight: 2}},
+		{"paced, more rounds kept than allowed: the most allowed", migrate.Pace{Budget: 2 * time.Millisecond, MinKeys: 10, MaxKeys: 1000, MaxInFlight: 1, MinInFlight: 2}, migrate.Step{Keys: 10, InFlight: 1}},
 		{"paced, bounds out of order: still within them", migrate.Pace{Budget: time.Millisecond, MinKeys: 50, MaxKeys: 20}, migrate.Step{Keys: 50, InFlight: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -48,6 +50,8 @@ func TestPaceNext(t *testing.T) {
 			migrate.Step{Keys: 400, InFlight: 3, Calm: 5}, 400, 1600 * time.Microsecond, migrate.Step{Keys: 375, InFlight: 3}},
 		{"over budget: shrinks as far as the sample says and one round less", paced,
 			migrate.Step{Keys: 1000, InFlight: 3, Calm: 7}, 1000, 20 * ms, migrate.Step{Keys: 75, InFlight: 2}},
+		{"over budget at the fewest rounds kept: batch shrinks, rounds kept", migrate.Pace{Budget: 2 * ms, MinKeys: 10, MaxKeys: 1000, MaxInFlight: 4, MinInFlight: 2},
+			migrate.Step{Keys: 200, InFlight: 2, Calm: 4}, 200, 4 * ms, migrate.Step{Keys: 75, InFlight: 2}},
 		{"far over budget: never below the smallest batch nor one round", paced,
 			migrate.Step{Keys: 20, InFlight: 1}, 20, 50 * ms, migrate.Step{Keys: 10, InFlight: 1}},
 		{"the eighth calm batch in a row (within half the budget): one round more", paced,
