@@ -88,6 +88,11 @@ func BenchmarkScaleOutMigration(b *testing.B) {
 			row(gentle, ">=3x, p99 <=5ms"),
 			row(fast, ">=8x"),
 		}
+		for _, v := range strings.Split(os.Getenv("REDIS_GITOPS_BENCH_VARIANTS"), ",") {
+			if v = strings.TrimSpace(v); v != "" {
+				extra = append(extra, runScaleOut(b, "v-"+v, slots, variantMove(b, v)))
+			}
+		}
 		for _, o := range extra {
 			lines = append(lines, row(o, "-"))
 		}
@@ -142,6 +147,10 @@ func (o outcome) summary() string {
 // with the engine as the spec's defaults set it up (keysPerBatch,
 // parallelSlots), paced by budget; 0 is the fast profile (unpaced).
 func engineMove(b *testing.B, budget time.Duration) func(*scaleOut) int64 {
+	return engineMoveWith(b, budget, func(*migrate.Engine) {})
+}
+
+func engineMoveWith(b *testing.B, budget time.Duration, tweak func(*migrate.Engine)) func(*scaleOut) int64 {
 	return func(s *scaleOut) int64 {
 		moves := rebalanceMoves(b, s)
 		var others []migrate.Node
@@ -156,6 +165,7 @@ func engineMove(b *testing.B, budget time.Duration) func(*scaleOut) int64 {
 			LatencyBudget: budget,
 			Others:        others,
 		}
+		tweak(e)
 		res, err := e.Run(context.Background(), moves)
 		if err != nil {
 			b.Fatalf("engine run: %v", err)
@@ -168,6 +178,25 @@ func engineMove(b *testing.B, budget time.Duration) func(*scaleOut) int64 {
 			budget, p.Batches, p.OverBudget, p.MaxRound.Round(time.Microsecond), p.Final.Keys, p.Final.InFlight, p.MaxInFlight)
 		return res.Keys
 	}
+}
+
+func variantMove(b *testing.B, v string) func(*scaleOut) int64 {
+	budget := spec.DefaultLatencyBudget
+	if strings.HasPrefix(v, "fast") {
+		budget = 0
+	}
+	return engineMoveWith(b, budget, func(e *migrate.Engine) {
+		for _, f := range strings.Split(v, "+")[1:] {
+			switch {
+			case strings.HasPrefix(f, "p"):
+				e.Parallel, _ = strconv.Atoi(f[1:])
+			case strings.HasPrefix(f, "k"):
+				e.KeysPerBatch, _ = strconv.Atoi(f[1:])
+			case strings.HasPrefix(f, "r"):
+				e.SlotsPerRound, _ = strconv.Atoi(f[1:])
+			}
+		}
+	})
 }
 
 // runScaleOut builds and fills a fresh cluster, joins the empty master,
