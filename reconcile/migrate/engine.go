@@ -92,6 +92,9 @@ type Engine struct {
 	// Others are the masters that are neither source nor target of a move:
 	// each is told the slot's new owner once the move is done, so that it
 	// redirects clients straight away rather than once gossip reaches it.
+	// The round does not wait for them (they may be sources of other
+	// rounds, their SETSLOT queued behind those rounds' MIGRATE batches);
+	// Run does, before it returns.
 	Others []Node
 	// Progress, when set, is called after every finished slot, from one
 	// goroutine at a time.
@@ -104,7 +107,8 @@ type Engine struct {
 	KeyByKey bool
 	Log      *slog.Logger
 
-	pacer *pacer // the Run's, set by Run
+	pacer *pacer          // the Run's, set by Run
+	tell  *sync.WaitGroup // the Run's SETSLOT NODE to Others in flight
 }
 
 // Progress is where a Run stands.
@@ -210,6 +214,8 @@ func (e *Engine) Run(ctx context.Context, moves []Move) (Result, error) {
 		return res, err
 	}
 
+	e.tell = &sync.WaitGroup{}
+	defer func() { e.tell.Wait(); e.tell = nil }()
 	e.pacer = newPacer(Pace{Budget: e.LatencyBudget, MinKeys: e.MinKeysPerBatch, MaxKeys: e.KeysPerBatch, MaxInFlight: e.Parallel, MinInFlight: min(pacedInFlight, sources(moves))})
 	defer func() { e.pacer = nil }()
 	queue := batches(moves, e.SlotsPerRound)

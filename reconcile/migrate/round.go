@@ -3,7 +3,6 @@ package migrate
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/redis-gitops/redis-gitops/reconcile/rediserr"
@@ -181,25 +180,11 @@ func (e *Engine) assignRound(ctx context.Context, conns *pool, round []Move) err
 	if err := firstErr(pipe(ctx, dst, 0, node...)); err != nil {
 		return fmt.Errorf("slots of %s: set node on %s: %w", m0.Source.Name, m0.Target.Name, err)
 	}
-	var wg sync.WaitGroup
-	var srcErr error
-	wg.Go(func() {
-		if err := firstErr(pipe(ctx, src, 0, node...)); err != nil && !becameReplica(err) {
-			srcErr = fmt.Errorf("slots of %s: set node on %s: %w", m0.Source.Name, m0.Source.Name, err)
-		}
-	})
-	for _, o := range e.Others {
-		if o.ID == m0.Source.ID || o.ID == m0.Target.ID {
-			continue
-		}
-		wg.Go(func() {
-			if err := firstErr(pipe(ctx, conns.get(o.Addr), 0, node...)); err != nil && e.Log != nil {
-				e.Log.Debug("migrate: a master will learn the new owners by gossip", "node", o.Name, "err", err)
-			}
-		})
+	e.tellOthers(ctx, conns, m0, node)
+	if err := firstErr(pipe(ctx, src, 0, node...)); err != nil && !becameReplica(err) {
+		return fmt.Errorf("slots of %s: set node on %s: %w", m0.Source.Name, m0.Source.Name, err)
 	}
-	wg.Wait()
-	return srcErr
+	return nil
 }
 
 func firstErr(replies []Reply, err error) error {

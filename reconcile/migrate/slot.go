@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -93,25 +92,28 @@ func (e *Engine) assign(ctx context.Context, conns *pool, m Move, src Conn) erro
 	if _, err := do(ctx, dst, "CLUSTER", "SETSLOT", m.Slot, "NODE", m.Target.ID); err != nil {
 		return fmt.Errorf("slot %d: set node on %s: %w", m.Slot, m.Target.Name, err)
 	}
-	var wg sync.WaitGroup
-	var srcErr error
-	wg.Go(func() {
-		if _, err := do(ctx, src, "CLUSTER", "SETSLOT", m.Slot, "NODE", m.Target.ID); err != nil && !becameReplica(err) {
-			srcErr = fmt.Errorf("slot %d: set node on %s: %w", m.Slot, m.Source.Name, err)
-		}
-	})
+	e.tellOthers(ctx, conns, m, [][]any{{"CLUSTER", "SETSLOT", m.Slot, "NODE", m.Target.ID}})
+	if _, err := do(ctx, src, "CLUSTER", "SETSLOT", m.Slot, "NODE", m.Target.ID); err != nil && !becameReplica(err) {
+		return fmt.Errorf("slot %d: set node on %s: %w", m.Slot, m.Source.Name, err)
+	}
+	return nil
+}
+
+// tellOthers sends node, SETSLOT NODE for slots of m's pair, to every
+// master but m's source and target, without waiting: Run waits for them
+// before it returns. One that fails is no error: gossip reaches it from
+// the target's bumped config epoch.
+func (e *Engine) tellOthers(ctx context.Context, conns *pool, m Move, node [][]any) {
 	for _, o := range e.Others {
 		if o.ID == m.Source.ID || o.ID == m.Target.ID {
 			continue
 		}
-		wg.Go(func() {
-			if _, err := do(ctx, conns.get(o.Addr), "CLUSTER", "SETSLOT", m.Slot, "NODE", m.Target.ID); err != nil && e.Log != nil {
-				e.Log.Debug("migrate: a master will learn the new owner by gossip", "slot", m.Slot, "node", o.Name, "err", err)
+		e.tell.Go(func() {
+			if err := firstErr(pipe(ctx, conns.get(o.Addr), 0, node...)); err != nil && e.Log != nil {
+				e.Log.Debug("migrate: a master will learn the new owners by gossip", "node", o.Name, "err", err)
 			}
 		})
 	}
-	wg.Wait()
-	return srcErr
 }
 
 // migrateBatch moves keys with one MIGRATE and, in the same round trip,
