@@ -128,8 +128,8 @@ func TestBootstrapNodeTimeoutGrowsWithTheCluster(t *testing.T) {
 		masters, replicas int
 		want              string // the lowered value, "" for none
 	}{
-		{3, 1, "1000"}, {5, 1, "1000"}, {15, 1, "2900"}, {45, 1, "8900"}, {30, 2, "8900"},
-		{76, 1, ""}, // 152 nodes: 15.1 s would be longer than the declared 15 s
+		{3, 1, "1000"}, {12, 1, "1000"}, {15, 1, "1160"}, {45, 1, "3560"}, {30, 2, "3560"},
+		{189, 1, ""}, // 378 nodes: 15.08 s would be longer than the declared 15 s
 	} {
 		d := Desired{Masters: c.masters, ReplicasPerMaster: c.replicas, ClientPort: 6379, BusPort: 16379, NodeTimeout: "15000", DisklessSyncDelay: "0"}
 		n := c.masters * (1 + c.replicas)
