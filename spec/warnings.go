@@ -69,7 +69,7 @@ const BusWarnBytes = 1 << 20
 // measuredBus is what this project measured (BenchmarkLargeCluster, `make
 // bench`), which BusBytesPerNode is checked against.
 const measuredBus = "Measured by this project on a 2-core machine (2026-12-05, Redis 7.0.15, nodeTimeout 15s): " +
-	"6 KB/s a node at 6 nodes, 13 KB/s at 30, 40 KB/s at 90 (BusBytesPerNode's estimate is within 15% of each), " +
+	"6.1 KB/s a node at 6 nodes, 14 KB/s at 30, 39 KB/s at 90 (means of three runs, 31 to 46 KB/s at 90; BusBytesPerNode's estimate is within 15% of each mean), " +
 	"and a stopped master's replica elected and serving in 18 to 23 s at each of the three sizes."
 
 // BusBytesPerNode estimates the cluster-bus bytes a node of an n-node
@@ -77,7 +77,7 @@ const measuredBus = "Measured by this project on a 2-core machine (2026-12-05, R
 // its n-1 peers every t/2 and a pong answering each of theirs, plus the
 // ping to a random node Redis sends every second and its pong, each of
 // busMessage's size. It is within 15% of what BenchmarkLargeCluster
-// measured at 6, 30 and 90 nodes.
+// measured at 6, 30 and 90 nodes (the means of three runs).
 func BusBytesPerNode(n int, t time.Duration) float64 {
 	if n < 2 || t <= 0 {
 		return 0

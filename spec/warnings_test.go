@@ -31,7 +31,7 @@ func TestWarnings(t *testing.T) {
 		{"the traffic with the declared node timeout", "  masters: 300\n  redis:\n    nodeTimeout: 30s\n", []string{
 			// 600 nodes: 2256+104×60 = 8496 B a message; (2×599/30 + 2) of them a second
 			"about 8.5 KB per message", "about 356 KB/s a node and 213.8 MB/s over the cluster with nodeTimeout 30s",
-			"40 KB/s at 90"}},
+			"39 KB/s at 90"}},
 		{"150 nodes, nodeTimeout 1s: the bus", "  masters: 75\n  redis:\n    nodeTimeout: 1s\n", []string{
 			// 2256+104×15 = 3816 B a message; 2×149/1 + 2 = 300 of them a second
 			"big.yaml:9:18: spec.redis.nodeTimeout: 1s with 150 nodes makes each node send about 1.1 MB/s of cluster-bus messages (a ping to every other node every 500ms, and the answers to theirs), 171.7 MB/s over the cluster.",
@@ -71,14 +71,15 @@ func TestWarnings(t *testing.T) {
 
 // TestBusBytesPerNodeFitsTheMeasurements: the estimate the warnings give is
 // within 15% of the cluster-bus bytes a node sent at rest in
-// BenchmarkLargeCluster (2026-12-05, nodeTimeout 15s, the figures
-// measuredBus cites), and grows with the square of the node count over
-// the cluster.
+// BenchmarkLargeCluster (2026-12-05 and 06, nodeTimeout 15s, the means of
+// three runs measuredBus cites: 6086, 6087, 6202 at 6 nodes; 13343, 15763,
+// 14086 at 30; 39560, 45813, 30505 at 90), and grows with the square of
+// the node count over the cluster.
 func TestBusBytesPerNodeFitsTheMeasurements(t *testing.T) {
 	for _, m := range []struct {
 		nodes    int
 		measured float64
-	}{{6, 6086}, {30, 13343}, {90, 39560}} {
+	}{{6, (6086 + 6087 + 6202) / 3}, {30, (13343 + 15763 + 14086) / 3}, {90, (39560 + 45813 + 30505) / 3}} {
 		got := BusBytesPerNode(m.nodes, 15*time.Second)
 		if ratio := got / m.measured; ratio < 0.85 || ratio > 1.15 {
 			t.Errorf("%d nodes: estimate %.0f B/s, measured %.0f (ratio %.2f)", m.nodes, got, m.measured, ratio)
