@@ -268,24 +268,7 @@ func deleteNamespace(b *testing.B, h *harness) {
 // rejoins as a replica.
 func masterStopped(b *testing.B, h *harness) time.Duration {
 	ctx := context.Background()
-	var victim, witness corev1.Pod
-	var slot int
-	var victimID string
-	for _, p := range h.pods() {
-		nodes, err := topology.ParseClusterNodes(h.exec(p.Name, "redis-cli", "cluster", "nodes"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		self, _ := topology.Myself(nodes)
-		if victim.Name == "" && len(self.Slots) > 0 {
-			victim, slot, victimID = p, self.Slots[0].Start, self.ID
-		} else if witness.Name == "" && len(self.Slots) > 0 {
-			witness = p
-		}
-	}
-	if victim.Name == "" || witness.Name == "" {
-		b.Fatal("no two masters to stop and watch")
-	}
+	victim, witness, slot, victimID := twoMasters(b, h)
 	v := redis.NewClient(&redis.Options{Addr: victim.Status.PodIP + ":6379", DisableIdentity: true})
 	info, err := v.Info(ctx, "server").Result()
 	v.Close()
@@ -398,16 +381,11 @@ func txBytes(b *testing.B, h *harness, pod string) int64 {
 	return sum
 }
 
-// masterPodDeleted deletes the pod of a master holding slots and returns
-// the time until its first slot is served again, and by whom: its replica
-// after an automatic failover (node-timeout), or the master itself if its
-// pod came back first (the StatefulSet restarts it on its volume).
-func masterPodDeleted(b *testing.B, h *harness) (time.Duration, string) {
-	pods := h.pods()
-	var victim, witness corev1.Pod
-	var slot int
-	var victimID string
-	for _, p := range pods {
+// twoMasters picks two masters holding slots, as their pods' own CLUSTER
+// NODES say: the victim (with its first slot and its node ID) and a
+// witness to ask who serves that slot.
+func twoMasters(b *testing.B, h *harness) (victim, witness corev1.Pod, slot int, victimID string) {
+	for _, p := range h.pods() {
 		nodes, err := topology.ParseClusterNodes(h.exec(p.Name, "redis-cli", "cluster", "nodes"))
 		if err != nil {
 			b.Fatal(err)
@@ -418,10 +396,20 @@ func masterPodDeleted(b *testing.B, h *harness) (time.Duration, string) {
 		} else if witness.Name == "" && len(self.Slots) > 0 {
 			witness = p
 		}
+		if witness.Name != "" {
+			return victim, witness, slot, victimID
+		}
 	}
-	if victim.Name == "" || witness.Name == "" {
-		b.Fatal("no two masters to delete and watch")
-	}
+	b.Fatal("no two masters holding slots")
+	return
+}
+
+// masterPodDeleted deletes the pod of a master holding slots and returns
+// the time until its first slot is served again, and by whom: its replica
+// after an automatic failover (node-timeout), or the master itself if its
+// pod came back first (the StatefulSet restarts it on its volume).
+func masterPodDeleted(b *testing.B, h *harness) (time.Duration, string) {
+	victim, witness, slot, victimID := twoMasters(b, h)
 	w := redis.NewClient(&redis.Options{Addr: witness.Status.PodIP + ":6379", DisableIdentity: true})
 	defer w.Close()
 	ctx := context.Background()
