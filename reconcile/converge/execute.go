@@ -93,10 +93,11 @@ func (e *Executor) Run(ctx context.Context, o *topology.Observed, actions []topo
 		if a.Blocked != "" {
 			continue // the policy holds it back: planned and reported, never run
 		}
-		if j := runOf(actions, i); slices.ContainsFunc(actions[i:j], func(a topology.Action) bool { return a.AfterSettled }) {
+		j := runOf(actions, i)
+		if slices.ContainsFunc(actions[i:j], func(a topology.Action) bool { return a.AfterSettled }) {
 			e.waitSettled(ctx, o)
 		}
-		if j := runOf(actions, i); j > i+1 {
+		if j > i+1 {
 			// Steps of a kind that commute run together (topology's
 			// ActionKind.Concurrent): meets, replicas attaching.
 			if err := e.runAll(ctx, o, actions[i:j]); err != nil {
@@ -107,7 +108,7 @@ func (e *Executor) Run(ctx context.Context, o *topology.Observed, actions []topo
 		}
 		if a.Kind == topology.MoveSlots {
 			// The moves of one round run together, in parallel across pairs.
-			j := i
+			j = i
 			for j < len(actions) && actions[j].Kind == topology.MoveSlots {
 				j++
 			}

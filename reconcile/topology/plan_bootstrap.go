@@ -102,9 +102,8 @@ func (d Desired) SyncDelay() string {
 
 // bootstrapSettings are the bootstrap's settings steps: lower sets two
 // waits of Redis short before the meet, restore sets the declared values
-// back once they are past. With no
-// key anywhere (never on a bootstrap: invariant 2; checked here all the
-// same) neither wait protects anything:
+// back once they are past. With no key anywhere (never on a bootstrap:
+// invariant 2; checked here all the same) neither wait protects anything:
 //
 //   - repl-diskless-sync-delay N holds a replica's first sync back N
 //     seconds for more replicas to share one transfer: 0 on each master
