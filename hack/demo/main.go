@@ -259,7 +259,7 @@ func (d demo) follow(ctx context.Context, in info) error {
 			fmt.Println("    " + line)
 			last = line
 		}
-		if err == nil && field(inf, "cluster_state") == "ok" && field(inf, "cluster_known_nodes") == "6" && replicasLinked(ctx, addrs) {
+		if err == nil && field(inf, "cluster_state") == "ok" && field(inf, "cluster_known_nodes") == "6" && formed(ctx, addrs, field(inf, "cluster_size")) {
 			break
 		}
 		if err := sleep(ctx, time.Second); err != nil {
@@ -352,16 +352,29 @@ func slotText(rs []topology.SlotRange) string {
 	return strings.Join(parts, ",")
 }
 
-func replicasLinked(ctx context.Context, addrs []string) bool {
+// formed says whether the whole cluster serves: every node says
+// cluster_state:ok (one node's ok says nothing of a master still in
+// Redis's rejoin delay), and every node not among the size masters that
+// serve slots is a replica with its link up.
+func formed(ctx context.Context, addrs []string, size string) bool {
+	masters, err := strconv.Atoi(size)
+	if err != nil || masters == 0 {
+		return false
+	}
+	linked := 0
 	for _, a := range addrs {
 		c := redis.NewClient(&redis.Options{Addr: a})
-		inf, err := c.Info(ctx, "replication").Result()
+		inf, err := c.ClusterInfo(ctx).Result()
+		repl, rerr := c.Info(ctx, "replication").Result()
 		c.Close()
-		if err != nil || (field(inf, "role") == "slave" && field(inf, "master_link_status") != "up") {
+		if err != nil || rerr != nil || field(inf, "cluster_state") != "ok" {
 			return false
 		}
+		if field(repl, "role") == "slave" && field(repl, "master_link_status") == "up" {
+			linked++
+		}
 	}
-	return true
+	return linked == len(addrs)-masters
 }
 
 func field(info, key string) string {
