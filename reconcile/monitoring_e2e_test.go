@@ -232,7 +232,7 @@ func checkNodeDownRule(t *testing.T, h *harness, prom *promtest.Server, rules st
 		sandboxtest.Eventually(t, 2*time.Minute, "pods on the restarted node running again", func() error {
 			for _, p := range h.pods() {
 				if p.Status.Phase != corev1.PodRunning || !podReady(p) {
-					return fmt.Errorf("%s: %s", p.Name, p.Status.Phase)
+					return fmt.Errorf("%s on %s: %s, conditions %+v", p.Name, p.Spec.NodeName, p.Status.Phase, p.Status.Conditions)
 				}
 			}
 			return nil

@@ -224,3 +224,30 @@ func TestNodeKillAndStart(t *testing.T) {
 	}
 	eventually(t, 15*time.Second, "PING via "+ext+" after node start", wantPong(ext))
 }
+
+// TestReadinessPutBack: the node lifecycle controller marks the pods of a
+// node whose lease ran out not ready (Ready False, ContainersReady left
+// True), which on a loaded machine happens to a live node. The kubelet puts
+// its pods' readiness back on its next status sync, as the real kubelet's
+// status manager does.
+func TestReadinessPutBack(t *testing.T) {
+	ns := namespace(t, "ready-back")
+	createPod(t, ns, redisPod("steady", "sandbox-node-a"))
+	p := waitPodReady(t, ns, "steady", time.Minute)
+	for i, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			p.Status.Conditions[i].Status = corev1.ConditionFalse
+			p.Status.Conditions[i].Reason = "NodeNotReady"
+		}
+	}
+	marked, err := client.CoreV1().Pods(ns).UpdateStatus(context.Background(), p, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if podReady(marked) {
+		t.Fatal("the pod is still ready after the update that marks it not ready")
+	}
+	start := time.Now()
+	waitPodReady(t, ns, "steady", 30*time.Second)
+	t.Logf("readiness put back %.1f s after the pod was marked not ready", time.Since(start).Seconds())
+}

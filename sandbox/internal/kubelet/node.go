@@ -132,8 +132,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		defer broadcaster.Shutdown()
 		defer srv.Close()
 		var wg sync.WaitGroup
-		wg.Add(2)
+		wg.Add(3)
 		go func() { defer wg.Done(); _ = pc.Run(ctx, 4) }()
+		go func() { defer wg.Done(); p.syncStatuses(ctx, podInformer.Lister()) }()
 		go func() { defer wg.Done(); n.err = nc.Run(ctx) }()
 		wg.Wait()
 	}()
