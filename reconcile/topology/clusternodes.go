@@ -3,9 +3,11 @@ package topology
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // ParseError is a CLUSTER NODES line that could not be parsed.
@@ -28,17 +30,34 @@ func (e *ParseError) Unwrap() error { return e.Err }
 // text. It is lenient where Redis does not validate: the IP is whatever
 // cluster-announce-ip says, and unknown flags are kept.
 func ParseClusterNodes(s string) ([]ClusterNode, error) {
-	lines := strings.Split(s, "\n")
-	for len(lines) > 0 && strings.TrimSpace(lines[len(lines)-1]) == "" {
-		lines = lines[:len(lines)-1]
+	end := len(s) // the end of the last line that is not blank
+	for end >= 0 {
+		start := strings.LastIndexByte(s[:end], '\n') + 1
+		if strings.TrimSpace(s[start:end]) != "" {
+			break
+		}
+		end = start - 1
 	}
-	nodes := make([]ClusterNode, 0, len(lines))
-	seen := map[string]int{} // node ID -> line number
+	if end < 0 {
+		return make([]ClusterNode, 0), nil
+	}
+	s = s[:end]
+	count := strings.Count(s, "\n") + 1
+	nodes := make([]ClusterNode, 0, count)
+	// At 1000 nodes a pass parses a million lines: the lines share a
+	// parser, and their node IDs are checked for repeats by a table sized
+	// once.
+	p := newLineParser(count)
+	seen := newIDSet(count)
 	myself := 0
-	for i, text := range lines {
-		n, err := parseNodeLine(text)
+	for i := range count {
+		var text string
+		text, s, _ = strings.Cut(s, "\n")
+		nodes = nodes[:i+1] // a zero node: make cleared it
+		n := &nodes[i]
+		err := p.parse(n, text)
 		if err == nil {
-			if first, dup := seen[n.ID]; dup {
+			if first := seen.add(n.ID, i+1); first != 0 {
 				err = fmt.Errorf("node id %s: already on line %d", n.ID, first)
 			} else if n.Has("myself") && myself != 0 {
 				err = fmt.Errorf("second node flagged myself (first on line %d)", myself)
@@ -47,11 +66,9 @@ func ParseClusterNodes(s string) ([]ClusterNode, error) {
 		if err != nil {
 			return nil, &ParseError{Line: i + 1, Text: text, Err: err}
 		}
-		seen[n.ID] = i + 1
 		if n.Has("myself") {
 			myself = i + 1
 		}
-		nodes = append(nodes, n)
 	}
 	return nodes, nil
 }
@@ -127,38 +144,55 @@ const (
 	fieldSlots
 )
 
-func parseNodeLine(text string) (ClusterNode, error) {
-	f := strings.Fields(text)
+// lineParser parses the lines of one reply. The fields of a line are cut
+// into one buffer reused from line to line, and the nodes' flags and slots
+// into shared arrays, each node's part capped (a full slice expression) so
+// that an append to one never writes over the next: a few allocations a
+// reply instead of three a line.
+type lineParser struct {
+	fields []string
+	flags  []string
+	slots  []SlotRange
+	chunk  int // the size of a new shared array
+}
+
+func newLineParser(lines int) *lineParser {
+	return &lineParser{chunk: max(lines, 8)}
+}
+
+// parse fills n, a zero node, from one line.
+func (p *lineParser) parse(n *ClusterNode, text string) error {
+	p.fields = appendFields(p.fields[:0], text)
+	f := p.fields
 	if len(f) == 0 {
-		return ClusterNode{}, errors.New("empty line")
+		return errors.New("empty line")
 	}
 	if f[0] == "vars" {
 		// nodes.conf ends with "vars currentEpoch N lastVoteEpoch M".
-		return ClusterNode{}, errors.New(`"vars" line of nodes.conf: drop it before parsing`)
+		return errors.New(`"vars" line of nodes.conf: drop it before parsing`)
 	}
 	if len(f) < fieldSlots {
-		return ClusterNode{}, fmt.Errorf("want at least %d fields, got %d", fieldSlots, len(f))
+		return fmt.Errorf("want at least %d fields, got %d", fieldSlots, len(f))
 	}
-	var n ClusterNode
 	var err error
 	if !validNodeID(f[fieldID]) {
-		return n, fmt.Errorf("node id %q: want 40 lowercase hex characters", f[fieldID])
+		return fmt.Errorf("node id %q: want 40 lowercase hex characters", f[fieldID])
 	}
 	n.ID = f[fieldID]
 	if err := n.parseAddr(f[fieldAddr]); err != nil {
-		return n, fmt.Errorf("address %q: %w", f[fieldAddr], err)
+		return fmt.Errorf("address %q: %w", f[fieldAddr], err)
 	}
-	if n.Flags, err = parseFlags(f[fieldFlags]); err != nil {
-		return n, fmt.Errorf("flags %q: %w", f[fieldFlags], err)
+	if n.Flags, err = p.parseFlags(f[fieldFlags]); err != nil {
+		return fmt.Errorf("flags %q: %w", f[fieldFlags], err)
 	}
 	switch m := f[fieldMaster]; {
 	case m == "-":
 	case validNodeID(m):
 		n.MasterID = m
 	default:
-		return n, fmt.Errorf("master %q: want - or 40 lowercase hex characters", m)
+		return fmt.Errorf("master %q: want - or 40 lowercase hex characters", m)
 	}
-	for _, c := range []struct {
+	for _, c := range [...]struct {
 		name string
 		text string
 		dst  *int64
@@ -169,7 +203,7 @@ func parseNodeLine(text string) (ClusterNode, error) {
 	} {
 		v, ok := parseDecimal(c.text, math.MaxInt64)
 		if !ok {
-			return n, fmt.Errorf("%s %q: want a decimal number from 0 to %d", c.name, c.text, int64(math.MaxInt64))
+			return fmt.Errorf("%s %q: want a decimal number from 0 to %d", c.name, c.text, int64(math.MaxInt64))
 		}
 		*c.dst = v
 	}
@@ -177,30 +211,102 @@ func parseNodeLine(text string) (ClusterNode, error) {
 	case "connected", "disconnected":
 		n.LinkState = l
 	default:
-		return n, fmt.Errorf("link-state %q: want connected or disconnected", l)
+		return fmt.Errorf("link-state %q: want connected or disconnected", l)
 	}
+	if len(f) == fieldSlots {
+		return nil
+	}
+	p.reserveSlots(len(f) - fieldSlots)
+	first := len(p.slots)
 	for _, s := range f[fieldSlots:] {
 		if strings.HasPrefix(s, "[") {
 			o, err := parseOpenSlot(s)
 			if err != nil {
-				return n, fmt.Errorf("open slot %q: %w", s, err)
+				return fmt.Errorf("open slot %q: %w", s, err)
 			}
 			n.Open = append(n.Open, o)
 			continue
 		}
 		r, err := parseSlotRange(s)
 		if err != nil {
-			return n, fmt.Errorf("slot %q: %w", s, err)
+			return fmt.Errorf("slot %q: %w", s, err)
 		}
 		// Redis prints ranges in slot order (it walks slots 0..16383), so an
 		// overlap or a step back means a corrupt line, not a new format.
-		if k := len(n.Slots); k > 0 && r.Start <= n.Slots[k-1].End {
-			prev := n.Slots[k-1]
-			return n, fmt.Errorf("slot %q: overlaps or precedes %d-%d", s, prev.Start, prev.End)
+		if k := len(p.slots); k > first && r.Start <= p.slots[k-1].End {
+			prev := p.slots[k-1]
+			return fmt.Errorf("slot %q: overlaps or precedes %d-%d", s, prev.Start, prev.End)
 		}
-		n.Slots = append(n.Slots, r)
+		p.slots = append(p.slots, r)
 	}
-	return n, nil
+	if k := len(p.slots); k > first {
+		n.Slots = p.slots[first:k:k]
+	}
+	return nil
+}
+
+// reserveSlots makes room for k more slot ranges in the shared array.
+func (p *lineParser) reserveSlots(k int) {
+	if cap(p.slots)-len(p.slots) < k {
+		p.slots = make([]SlotRange, 0, max(k, p.chunk))
+	}
+}
+
+// appendFields appends the fields of s, as strings.Fields splits them.
+func appendFields(dst []string, s string) []string {
+	first, start := len(dst), -1
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return append(dst[:first], strings.Fields(s)...) // Unicode spaces
+		}
+		if asciiSpace[c] {
+			if start >= 0 {
+				dst = append(dst, s[start:i])
+				start = -1
+			}
+		} else if start < 0 {
+			start = i
+		}
+	}
+	if start >= 0 {
+		dst = append(dst, s[start:])
+	}
+	return dst
+}
+
+// asciiSpace is the ASCII white space strings.Fields splits on.
+var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
+
+// idSet finds a node ID seen on an earlier line, by open addressing.
+type idSet struct {
+	ids   []string
+	lines []int // the 1-based line of each ID; 0: an empty entry
+	mask  uint64
+}
+
+var idSeed = maphash.MakeSeed()
+
+func newIDSet(n int) *idSet {
+	size := 16
+	for size < 2*n {
+		size *= 2
+	}
+	return &idSet{ids: make([]string, size), lines: make([]int, size), mask: uint64(size - 1)}
+}
+
+// add records id on line, unless it is already there: then it returns the
+// line it was first on (else 0).
+func (s *idSet) add(id string, line int) int {
+	for i := maphash.String(idSeed, id) & s.mask; ; i = (i + 1) & s.mask {
+		switch {
+		case s.lines[i] == 0:
+			s.ids[i], s.lines[i] = id, line
+			return 0
+		case s.ids[i] == id:
+			return s.lines[i]
+		}
+	}
 }
 
 // parseAddr fills Addr, IP, Port, BusPort and Hostname from
@@ -218,7 +324,7 @@ func (n *ClusterNode) parseAddr(addr string) error {
 			return errors.New(`more than one ",": aux fields of Redis 7.2+ nodes.conf are not supported`)
 		case hostname == "":
 			return errors.New(`empty hostname after ","`)
-		case strings.ContainsAny(hostname, "@[]"):
+		case containsAnyByte(hostname, "@[]"):
 			return fmt.Errorf("hostname %q: unexpected character", hostname)
 		}
 	}
@@ -231,7 +337,7 @@ func (n *ClusterNode) parseAddr(addr string) error {
 		return errors.New("want ip:port@cport")
 	}
 	ip, port := ipport[:colon], ipport[colon+1:]
-	if strings.ContainsAny(ip, "[]") {
+	if containsAnyByte(ip, "[]") {
 		return errors.New("bracketed IP: Redis prints IPv6 as ::1:6379@16379")
 	}
 	p, ok := parseDecimal(port, math.MaxUint16)
@@ -246,10 +352,34 @@ func (n *ClusterNode) parseAddr(addr string) error {
 	return nil
 }
 
+// containsAnyByte is strings.ContainsAny for ASCII chars, without its
+// set of runes built per call.
+func containsAnyByte(s, chars string) bool {
+	for i := 0; i < len(chars); i++ {
+		if strings.IndexByte(s, chars[i]) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // parseFlags splits the flags field. "noflags" is kept as a flag, as Redis
 // prints it; unknown flags are kept too, for newer Redis versions.
-func parseFlags(s string) ([]string, error) {
-	flags := strings.Split(s, ",")
+func (p *lineParser) parseFlags(s string) ([]string, error) {
+	k := strings.Count(s, ",") + 1
+	if cap(p.flags)-len(p.flags) < k {
+		p.flags = make([]string, 0, max(k, 2*p.chunk))
+	}
+	first := len(p.flags)
+	for {
+		f, rest, more := strings.Cut(s, ",")
+		p.flags = append(p.flags, f)
+		if !more {
+			break
+		}
+		s = rest
+	}
+	flags := p.flags[first:len(p.flags):len(p.flags)]
 	for _, f := range flags {
 		if f == "" {
 			return nil, errors.New("empty flag")
@@ -330,14 +460,16 @@ func parseDecimal(s string, max int64) (int64, bool) {
 	if s == "" || len(s) > 1 && s[0] == '0' {
 		return 0, false
 	}
+	var v int64
 	for _, c := range []byte(s) {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v > max {
-		return 0, false
+		d := int64(c - '0')
+		if v > max/10 || v == max/10 && d > max%10 {
+			return 0, false
+		}
+		v = v*10 + d
 	}
 	return v, true
 }
@@ -350,9 +482,17 @@ func validNodeID(s string) bool {
 		return false
 	}
 	for _, c := range []byte(s) {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+		if !lowerHex[c] {
 			return false
 		}
 	}
 	return true
 }
+
+// lowerHex tells the bytes of a node ID: 0-9 and a-f.
+var lowerHex = func() (t [256]bool) {
+	for _, c := range "0123456789abcdef" {
+		t[c] = true
+	}
+	return t
+}()
