@@ -1,5 +1,7 @@
 package topology
 
+import "slices"
+
 // masterChoice is the masters chosen for counts, with the flow that chose
 // them, which also prices moving a master from one class to another.
 type masterChoice struct {
@@ -40,14 +42,15 @@ func (pr *problem) flowMasters(m counts) *masterChoice {
 	mc := &masterChoice{classNode: make([]int, len(m))}
 	f := &mc.f
 	src, sink := f.node(), f.node()
+	toSink := make([]int, len(m)) // by class
 	for c := range m {
 		mc.classNode[c] = f.node()
-		f.edge(mc.classNode[c], sink, m[c], costOf(tierQuota, -1))
+		toSink[c] = f.edge(mc.classNode[c], sink, m[c], costOf(tierQuota, -1))
 	}
-	podNode := make([]int, len(pr.pods))
+	podNode, toClass := make([]int, len(pr.pods)), make([]int, len(pr.pods))
 	for p, pod := range pr.pods {
 		podNode[p] = f.node()
-		f.edge(podNode[p], mc.classNode[pr.class[p]], 1, cost{})
+		toClass[p] = f.edge(podNode[p], mc.classNode[pr.class[p]], 1, cost{})
 		var c cost
 		if !pod.Ready {
 			c[tierNotReady] = 1
@@ -57,12 +60,13 @@ func (pr *problem) flowMasters(m counts) *masterChoice {
 		}
 		mc.links = append(mc.links, masterLink{f.edge(src, podNode[p], 1, c), p, -1})
 	}
-	var lost cost // every shard's data moved: what keeping a shard saves from
+	var lost cost                          // every shard's data moved: what keeping a shard saves from
+	kept := make([][2]int, len(pr.shards)) // by shard: its edge from src, its link to its master
 	for s, sh := range pr.shards {
 		keep := costOf(tierSlots, -int64(sh.slots)).plus(costOf(tierShards, -1))
 		lost = lost.minus(keep)
 		n := f.node()
-		f.edge(src, n, 1, cost{})
+		kept[s][0] = f.edge(src, n, 1, cost{})
 		for _, p := range sh.members {
 			c := keep
 			if p != sh.master {
@@ -71,13 +75,46 @@ func (pr *problem) flowMasters(m counts) *masterChoice {
 					c[tierNotReady] = 1
 				}
 			}
-			mc.links = append(mc.links, masterLink{f.edge(n, podNode[p], 1, c), p, s})
+			e := f.edge(n, podNode[p], 1, c)
+			if p == sh.master {
+				kept[s][1] = e
+			}
+			mc.links = append(mc.links, masterLink{e, p, s})
 		}
 	}
-	_, total := f.minCostFlow(src, sink)
+	var total cost
+	if pr.keptFits(m) {
+		// Every shard stays on its master and that fills every class: each
+		// tier of the cost is at its least (all data kept, no failover, no
+		// resync, none of the flow's other tiers), so this is the one
+		// min-cost flow, and the one successive shortest paths would find.
+		// Set it, edge by edge, as the flow would leave it.
+		for s, sh := range pr.shards {
+			for _, e := range []int{kept[s][0], kept[s][1], toClass[sh.master], toSink[pr.class[sh.master]]} {
+				f.push(e, 1)
+			}
+		}
+		total = f.total()
+	} else {
+		_, total = f.minCostFlow(src, sink)
+	}
 	total[tierQuota] = 0 // the pull that fills every class
 	mc.cost = total.plus(lost)
 	return mc
+}
+
+// keptFits tells whether every current shard can stay on its master with
+// m: each master is among the pods, and each class has exactly as many
+// masters as current masters.
+func (pr *problem) keptFits(m counts) bool {
+	have := make(counts, len(m))
+	for _, sh := range pr.shards {
+		if sh.master < 0 {
+			return false
+		}
+		have[pr.class[sh.master]]++
+	}
+	return slices.Equal(have, m)
 }
 
 // masters are the chosen pods, by ordinal, and the shard each inherits (-1

@@ -67,6 +67,11 @@ type flowEdge struct {
 type flowNet struct {
 	edges []flowEdge
 	out   [][]int
+	// shortest's work space.
+	dist   []cost
+	via    []int
+	queued []bool
+	queue  []int
 }
 
 func (f *flowNet) node() int {
@@ -81,6 +86,23 @@ func (f *flowNet) edge(from, to, capacity int, c cost) int {
 	f.out[from] = append(f.out[from], i)
 	f.out[to] = append(f.out[to], i+1)
 	return i
+}
+
+// push sends n more through edge i.
+func (f *flowNet) push(i, n int) {
+	f.edges[i].cap -= n
+	f.edges[i^1].cap += n
+}
+
+// total is the cost of what runs through the edges.
+func (f *flowNet) total() cost {
+	var t cost
+	for i := 0; i < len(f.edges); i += 2 {
+		if k := f.flow(i); k > 0 {
+			t = t.plus(f.edges[i].cost.times(int64(k)))
+		}
+	}
+	return t
 }
 
 // flow is what runs through edge i.
@@ -115,22 +137,27 @@ func (f *flowNet) minCostFlow(s, t int) (int, cost) {
 
 // shortest finds the cheapest paths from s over edges with room left, with
 // the edge each node is reached by (-1: unreached; s: its own). Costs may be
-// negative, so Bellman-Ford in queue form.
+// negative, so Bellman-Ford in queue form. The slices are f's own, valid
+// until the next call: a placement runs hundreds of these on one network.
 func (f *flowNet) shortest(s int) (dist []cost, via []int) {
 	n := len(f.out)
-	dist, via = make([]cost, n), make([]int, n)
+	if len(f.dist) != n {
+		f.dist, f.via, f.queued = make([]cost, n), make([]int, n), make([]bool, n)
+	}
+	dist, via, queued := f.dist, f.via, f.queued
+	clear(dist)
+	clear(queued)
 	for i := range via {
 		via[i] = -1
 	}
-	queued := make([]bool, n)
 	via[s] = s
-	queue := []int{s}
+	queue := append(f.queue[:0], s)
 	queued[s] = true
 	for head := 0; head < len(queue); head++ {
 		u := queue[head]
 		queued[u] = false
 		for _, i := range f.out[u] {
-			e := f.edges[i]
+			e := &f.edges[i]
 			if e.cap == 0 {
 				continue
 			}
@@ -145,5 +172,6 @@ func (f *flowNet) shortest(s int) (dist []cost, via []int) {
 			}
 		}
 	}
+	f.queue = queue
 	return dist, via
 }
