@@ -308,41 +308,14 @@ func (o *Observed) Current() Current {
 // Claims are ranges, and a slot's votes change only where some range
 // starts or ends: one sweep over the slots, with a running count per
 // claimed owner, instead of a vote per slot per view (16384 × 1000 votes
-// at 1000 nodes).
+// at 1000 nodes). Views that claim the same vote together, weighed by
+// their number (groupSlotViews).
 func (o *Observed) Owners() [SlotCount]string {
-	type vote struct {
-		id    string
-		delta int
-	}
-	var at [SlotCount + 1][]vote // votes that start (+1) or end (-1) at each slot
+	nodes := make([]*Node, 0, len(o.Nodes))
 	for _, n := range o.Nodes {
-		for _, peer := range n.View {
-			for _, r := range peer.Slots {
-				at[r.Start] = append(at[r.Start], vote{peer.ID, 1})
-				at[r.End+1] = append(at[r.End+1], vote{peer.ID, -1})
-			}
-		}
+		nodes = append(nodes, n)
 	}
-	var owners [SlotCount]string
-	count := map[string]int{}
-	best := ""
-	for s := range SlotCount {
-		if len(at[s]) > 0 {
-			for _, v := range at[s] {
-				if count[v.id] += v.delta; count[v.id] == 0 {
-					delete(count, v.id)
-				}
-			}
-			best = ""
-			for id, c := range count {
-				if bc := count[best]; best == "" || c > bc || c == bc && id < best {
-					best = id
-				}
-			}
-		}
-		owners[s] = best
-	}
-	return owners
+	return ownersOf(groupSlotViews(nodes))
 }
 
 // formatRanges prints slot ranges as "0-5460,5461-10922".

@@ -72,25 +72,32 @@ func slotSkew(o *Observed, masters int) string {
 // disagreements describes nodes whose view of slot owners differs from the
 // majority; empty when all agree.
 func disagreements(o *Observed) string {
-	sig := map[string][]string{}
-	for _, id := range o.NodeIDs() {
-		var parts []string
-		for _, v := range o.Nodes[id].View {
-			if len(v.Slots) > 0 {
-				parts = append(parts, v.ID+":"+formatRanges(v.Slots))
-			}
-		}
-		sort.Strings(parts)
-		s := strings.Join(parts, " ")
-		sig[s] = append(sig[s], o.Nodes[id].Pod.Name)
-	}
-	if len(sig) <= 1 {
+	return describeDisagreement(groupSlotViews(nodesOf(o, o.NodeIDs())))
+}
+
+// describeDisagreement lists the groups of nodes that see the same slot
+// owners, when there are several; empty when all agree.
+func describeDisagreement(groups []*slotView) string {
+	if len(groups) <= 1 {
 		return ""
 	}
-	var groups []string
-	for _, pods := range sig {
-		groups = append(groups, "["+strings.Join(pods, " ")+"]")
+	var out []string
+	for _, g := range groups {
+		pods := make([]string, len(g.nodes))
+		for i, n := range g.nodes {
+			pods[i] = n.Pod.Name
+		}
+		out = append(out, "["+strings.Join(pods, " ")+"]")
 	}
-	sort.Strings(groups)
-	return fmt.Sprintf("%d different views of slot ownership: %s", len(sig), strings.Join(groups, " "))
+	sort.Strings(out)
+	return fmt.Sprintf("%d different views of slot ownership: %s", len(groups), strings.Join(out, " "))
+}
+
+// nodesOf is the nodes of ids, in that order.
+func nodesOf(o *Observed, ids []string) []*Node {
+	out := make([]*Node, len(ids))
+	for i, id := range ids {
+		out[i] = o.Nodes[id]
+	}
+	return out
 }
