@@ -38,6 +38,9 @@ type problem struct {
 
 	// Rule costs of the counts seen so far: walks cross the same ones often.
 	memoRules map[string]cost
+	key       []byte // rules' look-up key
+	// spread's work space: masters per zone and per domain.
+	zoneLoad, domainLoad []int
 	// The last chooseMasters, and the key of its counts.
 	lastChoice    *masterChoice
 	lastChoiceKey string
@@ -102,6 +105,7 @@ func newProblem(pods []Pod, masters int, zoneAware bool, cur Current) *problem {
 		}
 	}
 	pr.evenZones, pr.evenDomains = evenSpread(zoneSize, masters), evenSpread(domainSize, masters)
+	pr.zoneLoad, pr.domainLoad = make([]int, len(pr.zones)), make([]int, len(pr.domains))
 	pr.groupClasses()
 
 	// Shards, by the name of their master, with the members among our pods.
@@ -109,18 +113,20 @@ func newProblem(pods []Pod, masters int, zoneAware bool, cur Current) *problem {
 	for i := range pr.shardOf {
 		pr.shardOf[i] = -1
 	}
+	followers := map[string][]int{} // by master: its replicas among pods, by name
+	for _, r := range namesOf(cur.ReplicaOf) {
+		_, isMaster := cur.Masters[r]
+		if i, ok := byName[r]; ok && !isMaster {
+			followers[cur.ReplicaOf[r]] = append(followers[cur.ReplicaOf[r]], i)
+		}
+	}
 	for _, m := range namesOf(cur.Masters) {
 		s := shard{master: -1, slots: cur.Masters[m]}
 		if i, ok := byName[m]; ok {
 			s.master = i
 			s.members = append(s.members, i)
 		}
-		for _, r := range namesOf(cur.ReplicaOf) {
-			_, isMaster := cur.Masters[r]
-			if i, ok := byName[r]; ok && cur.ReplicaOf[r] == m && !isMaster {
-				s.members = append(s.members, i)
-			}
-		}
+		s.members = append(s.members, followers[m]...)
 		if len(s.members) == 0 {
 			continue
 		}
@@ -187,6 +193,7 @@ func (pr *problem) bestMove(from, bar step) (best step, found bool) {
 		}
 		s := step{c, rules, from.stability.plus(moves[a][b])}
 		if s.total().less(bar.total()) && (!found || s.total().less(best.total())) {
+			s.m = slices.Clone(c)
 			best, found = s, true
 		}
 	})
@@ -216,8 +223,10 @@ func (pr *problem) bestDetour(at step) (best step, found bool) {
 }
 
 // neighbours calls fn with each count vector that moves one master of m
-// from class a to another class b with room.
+// from class a to another class b with room. The vector is one buffer,
+// changed for the next call: fn clones what it keeps.
 func (pr *problem) neighbours(m counts, fn func(c counts, a, b int)) {
+	c := slices.Clone(m)
 	for a := range m {
 		if m[a] == 0 {
 			continue
@@ -226,10 +235,11 @@ func (pr *problem) neighbours(m counts, fn func(c counts, a, b int)) {
 			if b == a || m[b] == len(pr.classes[b].pods) {
 				continue
 			}
-			c := slices.Clone(m)
 			c[a]--
 			c[b]++
 			fn(c, a, b)
+			c[a]++
+			c[b]--
 		}
 	}
 }
@@ -276,7 +286,13 @@ func (pr *problem) startCounts() counts {
 
 // loads are the masters per known zone and per known failure domain.
 func (pr *problem) loads(m counts) (zone, domain []int) {
-	zone, domain = make([]int, len(pr.zones)), make([]int, len(pr.domains))
+	return pr.loadsInto(m, make([]int, len(pr.zones)), make([]int, len(pr.domains)))
+}
+
+// loadsInto is loads into zone and domain, which it clears first.
+func (pr *problem) loadsInto(m counts, zone, domain []int) ([]int, []int) {
+	clear(zone)
+	clear(domain)
 	for c, k := range m {
 		if z := pr.classes[c].zone; z >= 0 {
 			zone[z] += k
@@ -291,25 +307,26 @@ func (pr *problem) loads(m counts) (zone, domain []int) {
 // rules is the cost of counts under the rules: the fewest replicas that must
 // share their master's domain or zone, then how unevenly masters spread.
 func (pr *problem) rules(m counts) cost {
-	key := m.key()
-	if c, ok := pr.memoRules[key]; ok {
+	pr.key = m.appendKey(pr.key[:0])
+	if c, ok := pr.memoRules[string(pr.key)]; ok { // no string made to look up
 		return c
 	}
 	c := pr.spread(m)
 	if !pr.conflictFree(m) {
 		c = c.plus(pr.clashes(m))
 	}
-	pr.memoRules[key] = c
+	pr.memoRules[m.key()] = c
 	return c
 }
 
 // key identifies counts in a map.
-func (m counts) key() string {
-	b := make([]byte, 0, 2*len(m))
+func (m counts) key() string { return string(m.appendKey(nil)) }
+
+func (m counts) appendKey(b []byte) []byte {
 	for _, k := range m {
 		b = append(b, byte(k), byte(k>>8))
 	}
-	return string(b)
+	return b
 }
 
 // clashes is the fewest replicas that must share their master's domain, then
@@ -399,7 +416,7 @@ func (pr *problem) groupClasses() {
 // spread is the part of the rule cost that is about spreading masters: the
 // least rule cost counts can have, found without a flow.
 func (pr *problem) spread(m counts) cost {
-	zoneLoad, domainLoad := pr.loads(m)
+	zoneLoad, domainLoad := pr.loadsInto(m, pr.zoneLoad, pr.domainLoad)
 	var c cost
 	c[tierZoneSpread] = unevenness(zoneLoad, pr.evenZones)
 	c[tierDomainSpread] = unevenness(domainLoad, pr.evenDomains)
