@@ -25,12 +25,9 @@ func placementDrift(f *facts) steps {
 // on slot owners (gossip settles them; until then planMoves moves nothing).
 func driftChecks(f *facts) steps {
 	var s steps
-	for _, id := range f.ids {
-		for _, v := range f.o.Nodes[id].View {
-			if _, ours := f.o.Nodes[v.ID]; ours && v.Has("fail") {
-				s.drift = append(s.drift, Drift{Kind: DriftFailedNode, Subject: f.o.Nodes[v.ID].Pod.Name, Detail: f.o.Nodes[id].Pod.Name + " flags it failed"})
-			}
-		}
+	for _, l := range f.failed {
+		viewer, v := f.at(l)
+		s.drift = append(s.drift, Drift{Kind: DriftFailedNode, Subject: f.o.Nodes[v.ID].Pod.Name, Detail: viewer.Pod.Name + " flags it failed"})
 	}
 	if skew := slotSkew(f.o, f.d.Masters); skew != "" {
 		s.drift = append(s.drift, Drift{Kind: DriftSkew, Subject: "cluster", Detail: skew})

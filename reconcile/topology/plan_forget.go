@@ -79,19 +79,14 @@ func planForget(f *facts) steps {
 		return s
 	}
 	gone, holding := map[string]bool{}, map[string]bool{}
-	for _, id := range f.ids {
-		for _, v := range f.o.Nodes[id].View {
-			// Every pod answered and none runs this ID, so no pod ever will
-			// again: the node is gone for good, whether or not node-timeout
-			// has flagged it yet.
-			if _, ours := f.o.Nodes[v.ID]; ours || v.Has("handshake") {
-				continue
-			}
-			if len(v.Slots) > 0 {
-				holding[v.ID] = true
-			} else {
-				gone[v.ID] = true
-			}
+	for _, l := range f.strangers {
+		// Every pod answered and none runs this ID, so no pod ever will
+		// again: the node is gone for good, whether or not node-timeout
+		// has flagged it yet.
+		if _, v := f.at(l); len(v.Slots) > 0 {
+			holding[v.ID] = true
+		} else {
+			gone[v.ID] = true
 		}
 	}
 	for _, id := range sortedKeys(holding) {

@@ -27,23 +27,15 @@ func planMembership(f *facts) steps {
 		}
 	}
 	reported := map[string]bool{}
-	for _, vid := range f.ids {
-		viewer := f.o.Nodes[vid]
-		for _, v := range viewer.View {
-			peer, ours := f.o.Nodes[v.ID]
-			if !ours || v.ID == vid || v.Has("handshake") {
-				continue
-			}
-			ip, port, _ := peer.Announced(f.d)
-			if v.IP == ip && (v.Port == port || v.Port == 0) {
-				continue
-			}
-			was, now := net.JoinHostPort(v.IP, strconv.Itoa(v.Port)), net.JoinHostPort(ip, strconv.Itoa(port))
-			s.actions = append(s.actions, meet(f.d, viewer, peer, fmt.Sprintf("%s knows %s at %s; it is now at %s", viewer.Pod.Name, peer.Pod.Name, was, now)))
-			if !reported[v.ID] {
-				reported[v.ID] = true
-				s.drift = append(s.drift, Drift{Kind: DriftAddressChange, Subject: peer.Pod.Name, Detail: fmt.Sprintf("known at %s, now at %s", was, now)})
-			}
+	for _, l := range f.moved { // our nodes known at an address they left
+		viewer, v := f.at(l)
+		peer := f.o.Nodes[v.ID]
+		ip, port, _ := peer.Announced(f.d)
+		was, now := net.JoinHostPort(v.IP, strconv.Itoa(v.Port)), net.JoinHostPort(ip, strconv.Itoa(port))
+		s.actions = append(s.actions, meet(f.d, viewer, peer, fmt.Sprintf("%s knows %s at %s; it is now at %s", viewer.Pod.Name, peer.Pod.Name, was, now)))
+		if !reported[v.ID] {
+			reported[v.ID] = true
+			s.drift = append(s.drift, Drift{Kind: DriftAddressChange, Subject: peer.Pod.Name, Detail: fmt.Sprintf("known at %s, now at %s", was, now)})
 		}
 	}
 	return s

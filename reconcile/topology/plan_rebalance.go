@@ -12,7 +12,7 @@ import "fmt"
 // owner the cluster disagrees on.
 func planMoves(f *facts, unsettled bool) steps {
 	var s steps
-	if !f.allAnswered || len(f.uncovered) > 0 || f.disagreement != "" || !everyoneKnowsEveryone(f.o) || unsettled {
+	if !f.allAnswered || len(f.uncovered) > 0 || f.disagreement != "" || !f.knowsEveryone || unsettled {
 		return s
 	}
 	var keep []string
