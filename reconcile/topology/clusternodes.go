@@ -56,17 +56,18 @@ func ParseClusterNodes(s string) ([]ClusterNode, error) {
 		nodes = nodes[:i+1] // a zero node: make cleared it
 		n := &nodes[i]
 		err := p.parse(n, text)
+		me := err == nil && n.Has("myself")
 		if err == nil {
 			if first := seen.add(n.ID, i+1); first != 0 {
 				err = fmt.Errorf("node id %s: already on line %d", n.ID, first)
-			} else if n.Has("myself") && myself != 0 {
+			} else if me && myself != 0 {
 				err = fmt.Errorf("second node flagged myself (first on line %d)", myself)
 			}
 		}
 		if err != nil {
 			return nil, &ParseError{Line: i + 1, Text: text, Err: err}
 		}
-		if n.Has("myself") {
+		if me {
 			myself = i + 1
 		}
 	}
