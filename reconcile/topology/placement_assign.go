@@ -60,8 +60,9 @@ func (pr *problem) flowMasters(m counts) *masterChoice {
 		}
 		mc.links = append(mc.links, masterLink{f.edge(src, podNode[p], 1, c), p, -1})
 	}
-	var lost cost                          // every shard's data moved: what keeping a shard saves from
-	kept := make([][2]int, len(pr.shards)) // by shard: its edge from src, its link to its master
+	// kept is, by shard, its edge from src and its link to its master.
+	kept := make([][2]int, len(pr.shards))
+	var lost cost // every shard's data moved: what keeping a shard saves from
 	for s, sh := range pr.shards {
 		keep := costOf(tierSlots, -int64(sh.slots)).plus(costOf(tierShards, -1))
 		lost = lost.minus(keep)
