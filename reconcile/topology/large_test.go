@@ -3,7 +3,9 @@ package topology
 import (
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -340,5 +342,47 @@ func TestOwners(t *testing.T) {
 		if got := owners[tt.slot]; got != tt.want {
 			t.Errorf("slot %d: owner %q, want %q", tt.slot, got, tt.want)
 		}
+	}
+}
+
+// TestObserveParsesInParallel: from parallelParseFrom pods Observe parses
+// the replies on every CPU; each node's view is what parsing its reply
+// alone gives, a pod that could not be asked is unreachable, and of two
+// corrupt replies the error names the first pod in the pods' order, as a
+// parse one after another would.
+func TestObserveParsesInParallel(t *testing.T) {
+	c := newLargeCluster(50, 1, 9)
+	if len(c.pods) < parallelParseFrom {
+		t.Fatalf("%d pods: below parallelParseFrom (%d), the test would not parse in parallel", len(c.pods), parallelParseFrom)
+	}
+	replies := c.replies(nil)
+	replies["cache-7"] = Reply{Err: errors.New("i/o timeout")}
+	o, err := Observe(c.pods, replies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Nodes) != len(c.pods)-1 || o.Unreachable["cache-7"] != "i/o timeout" {
+		t.Fatalf("%d nodes, unreachable %v; want %d and cache-7", len(o.Nodes), o.Unreachable, len(c.pods)-1)
+	}
+	for _, p := range c.pods {
+		if p.Name == "cache-7" {
+			continue
+		}
+		want, err := ParseClusterNodes(replies[p.Name].ClusterNodes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := o.Nodes[o.ByPod[p.Name]].View; !reflect.DeepEqual(got, want) {
+			t.Fatalf("pod %s: the view differs from its reply parsed alone", p.Name)
+		}
+	}
+	for _, name := range []string{"cache-90", "cache-70"} {
+		r := replies[name]
+		r.ClusterNodes = strings.Replace(r.ClusterNodes, " connected", " sideways", 1)
+		replies[name] = r
+	}
+	_, err = Observe(c.pods, replies)
+	if err == nil || !strings.HasPrefix(err.Error(), "pod cache-70: cluster nodes: line 1") {
+		t.Fatalf("err %v, want pod cache-70's line 1", err)
 	}
 }
