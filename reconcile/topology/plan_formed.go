@@ -29,7 +29,9 @@ type facts struct {
 	pl       Placement
 	placeErr error
 	// What the lines of every view say, read in one pass (scanViews):
-	// whether every node knows every other (everyoneKnowsEveryone); the
+	// whether every node knows every other, past the handshake (a view
+	// knows everyone when it names each observed node once at least;
+	// counted against the nodes numbered once, without a set per view); the
 	// lines that know one of ours at an address it no longer announces,
 	// that flag one of ours failed, and that name a node no pod runs (not
 	// in a handshake). Each list is in the order of ids, then of the view.

@@ -49,29 +49,11 @@ func meet(d Desired, anchor, n *Node, reason string) Action {
 }
 
 // everyoneKnowsEveryone: every observed node has every other in its view,
-// past the handshake (a slot can only be given to a node its peers know).
-// A view knows everyone when it names each observed node once at least;
-// the nodes are numbered once, and each view is counted against them,
-// without a set per view (a million entries at 1000 nodes).
+// past the handshake (a slot can only be given to a node its peers know),
+// as a plan's facts read it (scanViews), for an observation planned apart
+// (a takeover's, without the nodes it reset).
 func everyoneKnowsEveryone(o *Observed) bool {
-	index := make(map[string]int, len(o.Nodes))
-	for id := range o.Nodes {
-		index[id] = len(index)
-	}
-	seenBy := make([]int, len(index)) // the last viewer (1-based) to name each node
-	viewer := 0
-	for _, n := range o.Nodes {
-		viewer++
-		known := 0
-		for _, v := range n.View {
-			if i, ours := index[v.ID]; ours && !v.Has("handshake") && seenBy[i] != viewer {
-				seenBy[i] = viewer
-				known++
-			}
-		}
-		if known != len(index) {
-			return false
-		}
-	}
-	return true
+	f := &facts{o: o, ids: o.NodeIDs()}
+	f.scanViews()
+	return f.knowsEveryone
 }
