@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/redis-gitops/redis-gitops/reconcile/migrate"
 	"github.com/redis-gitops/redis-gitops/reconcile/topology"
 )
 
@@ -103,7 +104,10 @@ func ordinal(pod, sts string) (int, bool) {
 	return n, err == nil
 }
 
-// Observe asks every running pod's Redis, eight at a time.
+// askersInFlight bounds the nodes Observe asks at once.
+const askersInFlight = 16
+
+// Observe asks every running pod's Redis, askersInFlight at a time.
 func (ob *Observer) Observe(ctx context.Context, t Target) (*topology.Observed, error) {
 	pods, err := ob.Pods(ctx, t)
 	if err != nil {
@@ -112,7 +116,7 @@ func (ob *Observer) Observe(ctx context.Context, t Target) (*topology.Observed, 
 	replies := make([]topology.Reply, len(pods))
 	asked := make([]bool, len(pods))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
+	g.SetLimit(askersInFlight)
 	for i, p := range pods {
 		if p.IP == "" {
 			continue
@@ -145,20 +149,23 @@ func (ob *Observer) askWith(ctx context.Context, dial Dialer, addr string) topol
 	a := dial(addr)
 	defer a.Close()
 	var r topology.Reply
-	if r.ClusterNodes, r.Err = doString(ctx, a, "CLUSTER", "NODES"); r.Err != nil {
+	// One round trip: on a loaded machine each one waits for the node's
+	// turn on a CPU, and a pass asks every node.
+	replies, err := a.Pipe(ctx,
+		[]any{"CLUSTER", "NODES"}, []any{"INFO", "replication"}, []any{"INFO", "memory"}, []any{"DBSIZE"})
+	if r.Err = migrate.FirstErr(replies, err); r.Err != nil {
 		return r
 	}
-	if r.Replication, r.Err = doString(ctx, a, "INFO", "replication"); r.Err != nil {
-		return r
+	texts := make([]string, 3)
+	for i := range texts {
+		s, ok := replies[i].Val.(string)
+		if !ok {
+			r.Err = fmt.Errorf("%s: unexpected reply %T", []string{"CLUSTER NODES", "INFO replication", "INFO memory"}[i], replies[i].Val)
+			return r
+		}
+		texts[i] = s
 	}
-	if r.Memory, r.Err = doString(ctx, a, "INFO", "memory"); r.Err != nil {
-		return r
-	}
-	v, err := a.Do(ctx, "DBSIZE")
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	r.Keys, _ = v.(int64)
+	r.ClusterNodes, r.Replication, r.Memory = texts[0], texts[1], texts[2]
+	r.Keys, _ = replies[3].Val.(int64)
 	return r
 }

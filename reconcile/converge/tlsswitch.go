@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/redis-gitops/redis-gitops/reconcile/migrate"
 	"github.com/redis-gitops/redis-gitops/reconcile/tlsplan"
 )
 
@@ -90,16 +91,7 @@ func reannounce(ctx context.Context, a Admin, tlsPort int) error {
 		cmds = append(cmds, []any{"CONFIG", "SET", k, strconv.Itoa(other)}, []any{"CONFIG", "SET", k, strconv.Itoa(cur)})
 	}
 	cmds = append(cmds, []any{"EXEC"})
-	replies, err := a.Pipe(ctx, cmds...)
-	if err != nil {
-		return err
-	}
-	for _, r := range replies {
-		if r.Err != nil {
-			return r.Err
-		}
-	}
-	return nil
+	return migrate.FirstErr(a.Pipe(ctx, cmds...))
 }
 
 // TLSProgress is a switch between plaintext and TLS across passes: where

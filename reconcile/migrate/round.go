@@ -177,17 +177,19 @@ func (e *Engine) assignRound(ctx context.Context, conns *pool, round []Move) err
 		}
 	}
 	node := all("SETSLOT", "NODE", m0.Target.ID)
-	if err := firstErr(pipe(ctx, dst, 0, node...)); err != nil {
+	if err := FirstErr(pipe(ctx, dst, 0, node...)); err != nil {
 		return fmt.Errorf("slots of %s: set node on %s: %w", m0.Source.Name, m0.Target.Name, err)
 	}
 	e.tellOthers(ctx, conns, m0, node)
-	if err := firstErr(pipe(ctx, src, 0, node...)); err != nil && !becameReplica(err) {
+	if err := FirstErr(pipe(ctx, src, 0, node...)); err != nil && !becameReplica(err) {
 		return fmt.Errorf("slots of %s: set node on %s: %w", m0.Source.Name, m0.Source.Name, err)
 	}
 	return nil
 }
 
-func firstErr(replies []Reply, err error) error {
+// FirstErr is a pipeline's error: its own (a connection or a context
+// ended), else the first command's error, in the commands' order.
+func FirstErr(replies []Reply, err error) error {
 	if err != nil {
 		return err
 	}

@@ -109,7 +109,7 @@ func (e *Engine) tellOthers(ctx context.Context, conns *pool, m Move, node [][]a
 			continue
 		}
 		e.tell.Go(func() {
-			if err := firstErr(pipe(ctx, conns.get(o.Addr), 0, node...)); err != nil && e.Log != nil {
+			if err := FirstErr(pipe(ctx, conns.get(o.Addr), 0, node...)); err != nil && e.Log != nil {
 				e.Log.Debug("migrate: a master will learn the new owners by gossip", "node", o.Name, "err", err)
 			}
 		})
