@@ -8,6 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
+	"github.com/redis-gitops/redis-gitops/reconcile/migrate"
 	"github.com/redis-gitops/redis-gitops/reconcile/topology"
 )
 
@@ -21,6 +24,10 @@ type Options struct {
 	// the slot owners and report cluster_state:ok (default 60 s).
 	Settle time.Duration
 	Log    *slog.Logger
+	// Observed, when set, is the first round's observation: one the
+	// caller took just before and changed nothing since, so that a pass
+	// does not ask every node the same questions twice in a row.
+	Observed *topology.Observed
 }
 
 // Result is what Converge saw and did.
@@ -97,9 +104,11 @@ func Converge(ctx context.Context, ob *Observer, ex *Executor, t Target, d topol
 		if round > 0 && stopped(ex.Stop) {
 			return res, ErrStopped
 		}
-		o, err := ob.Observe(ctx, t)
-		if err != nil {
-			return res, err
+		o := opts.Observed
+		if round > 0 || o == nil {
+			if o, err = ob.Observe(ctx, t); err != nil {
+				return res, err
+			}
 		}
 		res.Final = o
 		plan := topology.PlanTopology(d, o)
@@ -154,46 +163,80 @@ func summary(p topology.Plan) string {
 // all of them report the same slot owners, and every observed node at its
 // pod's current address.
 func waitHealthy(ctx context.Context, ex *Executor, o *topology.Observed, timeout time.Duration) error {
+	ids := o.NodeIDs()
 	return waitFor(ctx, timeout, "cluster_state:ok, every replica linked, every node agreeing on slot owners and addresses", func() (bool, error) {
 		sig := ""
-		for i, id := range o.NodeIDs() {
-			n := o.Nodes[id]
-			var ok bool
-			var s string
-			err := ex.with(ctx, n, func(c Admin) error {
-				info, err := doString(ctx, c, "CLUSTER", "INFO")
-				if err != nil {
-					return err
-				}
-				ok = strings.Contains(info, "cluster_state:ok")
-				// A replica that has not finished its first sync cannot take
-				// over if its master dies (its data would be too old), so a
-				// cluster is settled only once every replica is linked.
-				repl, err := doString(ctx, c, "INFO", "replication")
-				if err != nil {
-					return err
-				}
-				if strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up") {
-					ok = false
-				}
-				text, err := doString(ctx, c, "CLUSTER", "NODES")
-				if err != nil {
-					return err
-				}
-				s, err = signature(text, o)
-				return err
-			})
-			if err != nil || !ok {
-				return false, err
+		for _, chunk := range healthChunks(len(ids)) {
+			health := make([]nodeHealth, chunk[1]-chunk[0])
+			g := new(errgroup.Group)
+			for i := range health {
+				g.Go(func() error {
+					health[i] = ex.health(ctx, o, o.Nodes[ids[chunk[0]+i]])
+					return nil
+				})
 			}
-			if i == 0 {
-				sig = s
-			} else if s != sig {
-				return false, nil
+			_ = g.Wait() // each node's error is in its health
+			for i, h := range health {
+				if h.err != nil || !h.ok {
+					return false, h.err
+				}
+				if chunk[0]+i == 0 {
+					sig = h.sig
+				} else if h.sig != sig {
+					return false, nil
+				}
 			}
 		}
 		return true, nil
 	})
+}
+
+// healthChunks are the index ranges [start, end) of n nodes that
+// waitHealthy asks at once: the first node alone, then askersInFlight at
+// a time. Each poll stops at the first range with a node not settled, so
+// a cluster still forming (its first node not ok yet) is asked little,
+// and a settled one is read in a few round trips.
+func healthChunks(n int) [][2]int {
+	var out [][2]int
+	for start, size := 0, 1; start < n; start, size = start+size, askersInFlight {
+		out = append(out, [2]int{start, min(start+size, n)})
+	}
+	return out
+}
+
+// nodeHealth is one node's part of waitHealthy: settled (ok) or not, its
+// signature, or why it could not be read.
+type nodeHealth struct {
+	ok  bool
+	sig string
+	err error
+}
+
+// health reads a node's cluster state, replication link and view in one
+// round trip.
+func (e *Executor) health(ctx context.Context, o *topology.Observed, n *topology.Node) (h nodeHealth) {
+	h.err = e.with(ctx, n, func(c Admin) error {
+		replies, err := c.Pipe(ctx, []any{"CLUSTER", "INFO"}, []any{"INFO", "replication"}, []any{"CLUSTER", "NODES"})
+		if err := migrate.FirstErr(replies, err); err != nil {
+			return err
+		}
+		info, _ := replies[0].Val.(string)
+		repl, _ := replies[1].Val.(string)
+		text, ok := replies[2].Val.(string)
+		if !ok {
+			return fmt.Errorf("CLUSTER NODES: unexpected reply %T", replies[2].Val)
+		}
+		h.ok = strings.Contains(info, "cluster_state:ok")
+		// A replica that has not finished its first sync cannot take over
+		// if its master dies (its data would be too old), so a cluster is
+		// settled only once every replica is linked.
+		if strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up") {
+			h.ok = false
+		}
+		h.sig, err = signature(text, o)
+		return err
+	})
+	return h
 }
 
 // signature is redis-cli's join check (node IDs with their slots), plus

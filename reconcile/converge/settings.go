@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/redis-gitops/redis-gitops/reconcile/rediserr"
 	"github.com/redis-gitops/redis-gitops/reconcile/settings"
 	"github.com/redis-gitops/redis-gitops/reconcile/topology"
@@ -50,9 +52,13 @@ func ReadNodeSettings(ctx context.Context, dial Dialer, port, major int, o *topo
 	if o == nil {
 		return nil, nil
 	}
-	var out []SettingDiff
 	ex := &Executor{Dial: dial, Port: port}
-	for _, id := range o.NodeIDs() {
+	ids := o.NodeIDs()
+	diffs := make([][]SettingDiff, len(ids))
+	errs := make([]error, len(ids))
+	g := new(errgroup.Group)
+	g.SetLimit(askersInFlight)
+	for i, id := range ids {
 		n := o.Nodes[id]
 		declared := declaredFor(n)
 		if len(declared) == 0 {
@@ -63,23 +69,32 @@ func ReadNodeSettings(ctx context.Context, dial Dialer, port, major int, o *topo
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		err := ex.with(ctx, n, func(c Admin) error {
-			args := []any{"CONFIG", "GET"}
-			for _, k := range keys {
-				args = append(args, k)
-			}
-			v, err := c.Do(ctx, args...)
-			if err != nil {
-				return err
-			}
-			for _, d := range settings.Compare(declared, ConfigMap(v)) {
-				out = append(out, SettingDiff{Pod: n.Pod.Name, Diff: d, NeedsRestart: settings.NeedsRestart(major, d.Key)})
-			}
+		g.Go(func() error {
+			errs[i] = ex.with(ctx, n, func(c Admin) error {
+				args := []any{"CONFIG", "GET"}
+				for _, k := range keys {
+					args = append(args, k)
+				}
+				v, err := c.Do(ctx, args...)
+				if err != nil {
+					return err
+				}
+				for _, d := range settings.Compare(declared, ConfigMap(v)) {
+					diffs[i] = append(diffs[i], SettingDiff{Pod: n.Pod.Name, Diff: d, NeedsRestart: settings.NeedsRestart(major, d.Key)})
+				}
+				return nil
+			})
 			return nil
 		})
-		if err != nil {
-			return out, fmt.Errorf("settings of %s: %w", n.Pod.Name, err)
+	}
+	_ = g.Wait() // each node's error is in errs
+	// In the nodes' order, up to the first that could not be read.
+	var out []SettingDiff
+	for i, id := range ids {
+		if errs[i] != nil {
+			return out, fmt.Errorf("settings of %s: %w", o.Nodes[id].Pod.Name, errs[i])
 		}
+		out = append(out, diffs[i]...)
 	}
 	return out, nil
 }

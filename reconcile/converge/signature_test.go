@@ -1,6 +1,7 @@
 package converge
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/redis-gitops/redis-gitops/reconcile/topology"
@@ -46,5 +47,28 @@ func TestSignatureAgreement(t *testing.T) {
 				t.Errorf("signatures equal = %v, want %v\n%s\n%s", got == want, tc.same, want, got)
 			}
 		})
+	}
+}
+
+// The ranges waitHealthy reads at once: the first node alone (a cluster
+// still forming is mostly refused there, at the cost of one node), then
+// askersInFlight at a time, every node exactly once, in order.
+func TestHealthChunks(t *testing.T) {
+	cases := []struct {
+		n    int
+		want [][2]int
+	}{
+		{0, nil},
+		{1, [][2]int{{0, 1}}},
+		{6, [][2]int{{0, 1}, {1, 6}}},
+		{17, [][2]int{{0, 1}, {1, 17}}},
+		{18, [][2]int{{0, 1}, {1, 17}, {17, 18}}},
+		{90, [][2]int{{0, 1}, {1, 17}, {17, 33}, {33, 49}, {49, 65}, {65, 81}, {81, 90}}},
+	}
+	for _, c := range cases {
+		got := healthChunks(c.n)
+		if fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("healthChunks(%d) = %v, want %v", c.n, got, c.want)
+		}
 	}
 }
