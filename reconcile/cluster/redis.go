@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -241,12 +242,16 @@ func (r *Redis) ConvergeWith(ctx context.Context, c *spec.RedisCluster, opts Con
 	// it now (its Service of externalAccess may have just been created, or
 	// pruned) before the cluster can be whole again.
 	var early []converge.SettingDiff
+	var first *topology.Observed
 	if !dryRun {
 		if o, oerr := ob.Observe(ctx, t); oerr == nil {
 			early, _, _ = applySettings(o, false)
+			if !slices.ContainsFunc(early, func(d converge.SettingDiff) bool { return d.Applied }) {
+				first = o // nothing changed since: the topology plans from it
+			}
 		}
 	}
-	res, err := converge.Converge(ctx, ob, ex, t, DesiredFor(c), converge.Options{DryRun: dryRun, Log: r.Log})
+	res, err := converge.Converge(ctx, ob, ex, t, DesiredFor(c), converge.Options{DryRun: dryRun, Log: r.Log, Observed: first})
 	res.Auth, res.Users = authProgress, users
 	if err != nil && !dryRun {
 		return res, err

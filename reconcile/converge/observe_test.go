@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/redis-gitops/redis-gitops/reconcile/topology"
 )
 
 // Only NotFound means a pod's Kubernetes node is gone (the pod then stands
@@ -61,6 +63,45 @@ func TestPodsNodeLookup(t *testing.T) {
 			}
 			if len(pods) != 1 || pods[0].Domain != tc.wantDomain {
 				t.Errorf("pods %+v, want cache-0 in domain %q", pods, tc.wantDomain)
+			}
+		})
+	}
+}
+
+// A pass that observed every node just before (and changed nothing since)
+// hands that observation to Converge, which plans its first round from it
+// instead of asking every node the same questions again; without one,
+// Converge observes for itself.
+func TestConvergePlansFromTheGivenObservation(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		given     *topology.Observed
+		wantLists int
+	}{
+		{"given", &topology.Observed{Nodes: map[string]*topology.Node{}}, 0},
+		{"none", nil, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client := fake.NewClientset()
+			lists := 0
+			client.PrependReactor("list", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+				lists++
+				return false, nil, nil
+			})
+			ob := &Observer{Client: client, Dial: func(addr string) Admin {
+				t.Fatalf("dialed %s: no pod runs", addr)
+				return nil
+			}}
+			res, err := Converge(t.Context(), ob, &Executor{}, Target{Namespace: "prod", Name: "cache", Selector: "app=cache"},
+				topology.Desired{}, Options{DryRun: true, Observed: tc.given})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lists != tc.wantLists {
+				t.Errorf("pods listed %d times, want %d", lists, tc.wantLists)
+			}
+			if tc.given != nil && res.Final != tc.given {
+				t.Errorf("the plan's observation is not the one given")
 			}
 		})
 	}
