@@ -127,8 +127,10 @@ func Converge(ctx context.Context, ob *Observer, ex *Executor, t Target, d topol
 			if plan.Blocked != "" {
 				return res, fmt.Errorf("%s/%s: %s", t.Namespace, t.Name, plan.Blocked)
 			}
-			if err := waitHealthy(ctx, ex, o, opts.Settle); err != nil {
-				return res, err
+			if !settledIn(o) {
+				if err := waitHealthy(ctx, ex, o, opts.Settle); err != nil {
+					return res, err
+				}
 			}
 			if len(plan.Waiting) == 0 {
 				return res, nil
@@ -191,6 +193,30 @@ func waitHealthy(ctx context.Context, ex *Executor, o *topology.Observed, timeou
 	})
 }
 
+// settledIn tells whether the observation itself shows what waitHealthy
+// waits for: every node ok, every replica linked, every view the same
+// (slot owners, roles, addresses). A pass with nothing to do then ends on
+// the observation it planned from, without asking every node again.
+func settledIn(o *topology.Observed) bool {
+	sig := ""
+	for i, id := range o.NodeIDs() {
+		n := o.Nodes[id]
+		if !n.StateOK || (n.Self.Has("slave") && !n.MasterLinkUp) {
+			return false
+		}
+		s, err := signatureOf(n.View, o)
+		if err != nil {
+			return false
+		}
+		if i == 0 {
+			sig = s
+		} else if s != sig {
+			return false
+		}
+	}
+	return true
+}
+
 // healthChunks are the index ranges [start, end) of n nodes that
 // waitHealthy asks at once: the first node alone, then askersInFlight at
 // a time. Each poll stops at the first range with a node not settled, so
@@ -251,6 +277,11 @@ func signature(text string, o *topology.Observed) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return signatureOf(nodes, o)
+}
+
+// signatureOf is signature of a view already parsed.
+func signatureOf(nodes []topology.ClusterNode, o *topology.Observed) (string, error) {
 	var parts []string
 	for _, n := range nodes {
 		if obs, ok := o.Nodes[n.ID]; ok {

@@ -33,8 +33,8 @@ type Target struct {
 	Adopt *AdoptTarget
 }
 
-// Observer reads pods and nodes from Kubernetes and CLUSTER NODES, INFO
-// replication and DBSIZE from every pod's Redis.
+// Observer reads pods and nodes from Kubernetes and CLUSTER NODES, CLUSTER
+// INFO, INFO replication, INFO memory and DBSIZE from every pod's Redis.
 type Observer struct {
 	Client kubernetes.Interface
 	Dial   Dialer
@@ -151,21 +151,21 @@ func (ob *Observer) askWith(ctx context.Context, dial Dialer, addr string) topol
 	var r topology.Reply
 	// One round trip: on a loaded machine each one waits for the node's
 	// turn on a CPU, and a pass asks every node.
-	replies, err := a.Pipe(ctx,
-		[]any{"CLUSTER", "NODES"}, []any{"INFO", "replication"}, []any{"INFO", "memory"}, []any{"DBSIZE"})
+	replies, err := a.Pipe(ctx, []any{"CLUSTER", "NODES"}, []any{"CLUSTER", "INFO"},
+		[]any{"INFO", "replication"}, []any{"INFO", "memory"}, []any{"DBSIZE"})
 	if r.Err = migrate.FirstErr(replies, err); r.Err != nil {
 		return r
 	}
-	texts := make([]string, 3)
+	texts := make([]string, 4)
 	for i := range texts {
 		s, ok := replies[i].Val.(string)
 		if !ok {
-			r.Err = fmt.Errorf("%s: unexpected reply %T", []string{"CLUSTER NODES", "INFO replication", "INFO memory"}[i], replies[i].Val)
+			r.Err = fmt.Errorf("%s: unexpected reply %T", []string{"CLUSTER NODES", "CLUSTER INFO", "INFO replication", "INFO memory"}[i], replies[i].Val)
 			return r
 		}
 		texts[i] = s
 	}
-	r.ClusterNodes, r.Replication, r.Memory = texts[0], texts[1], texts[2]
-	r.Keys, _ = replies[3].Val.(int64)
+	r.ClusterNodes, r.ClusterInfo, r.Replication, r.Memory = texts[0], texts[1], texts[2], texts[3]
+	r.Keys, _ = replies[4].Val.(int64)
 	return r
 }

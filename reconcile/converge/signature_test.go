@@ -2,6 +2,7 @@ package converge
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/redis-gitops/redis-gitops/reconcile/topology"
@@ -70,5 +71,44 @@ func TestHealthChunks(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(c.want) {
 			t.Errorf("healthChunks(%d) = %v, want %v", c.n, got, c.want)
 		}
+	}
+}
+
+// A pass with nothing to do ends on its own observation when that shows
+// the cluster settled, and waits (asking every node again) otherwise.
+func TestSettledIn(t *testing.T) {
+	const a, b = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	master := a + " 10.0.0.1:6379@16379 myself,master - 0 0 2 connected 0-16383\n" +
+		b + " 10.0.0.2:6379@16379 slave " + a + " 0 0 2 connected\n"
+	replica := a + " 10.0.0.1:6379@16379 master - 0 0 2 connected 0-16383\n" +
+		b + " 10.0.0.2:6379@16379 myself,slave " + a + " 0 0 2 connected\n"
+	pods := []topology.Pod{{Name: "c-0", Ordinal: 0, IP: "10.0.0.1"}, {Name: "c-1", Ordinal: 1, IP: "10.0.0.2"}}
+	const ok, fail = "cluster_state:ok\r\n", "cluster_state:fail\r\n"
+	const up, down = "role:slave\r\nmaster_link_status:up\r\n", "role:slave\r\nmaster_link_status:down\r\n"
+	for _, tc := range []struct {
+		name                    string
+		replicaView             string
+		masterInfo, replicaInfo string
+		link                    string
+		want                    bool
+	}{
+		{"settled", replica, ok, ok, up, true},
+		{"the replica's state is fail", replica, ok, fail, up, false},
+		{"the replica's link is down", replica, ok, ok, down, false},
+		{"the replica knows the master at an old address", strings.Replace(replica, "10.0.0.1:", "10.0.0.9:", 1), ok, ok, up, false},
+		{"the replica has not heard the master took the slots", strings.Replace(replica, " connected 0-16383", " connected", 1), ok, ok, up, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := topology.Observe(pods, map[string]topology.Reply{
+				"c-0": {ClusterNodes: master, ClusterInfo: tc.masterInfo, Replication: "role:master\r\n"},
+				"c-1": {ClusterNodes: tc.replicaView, ClusterInfo: tc.replicaInfo, Replication: tc.link},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := settledIn(o); got != tc.want {
+				t.Errorf("settledIn = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 // and DBSIZE. Err is set when the pod could not be asked.
 type Reply struct {
 	ClusterNodes string
+	ClusterInfo  string // CLUSTER INFO; only cluster_state is read
 	Replication  string // INFO replication
 	Keys         int64  // DBSIZE
 	// Memory is INFO memory; only used_memory and maxmemory are read.
@@ -31,6 +32,8 @@ type Node struct {
 	Keys int64
 	// MasterLinkUp is INFO replication's master_link_status:up (replicas).
 	MasterLinkUp bool
+	// StateOK is CLUSTER INFO's cluster_state:ok: the node serves.
+	StateOK bool
 	// UsedMemory and MaxMemory are INFO memory's used_memory and maxmemory
 	// in bytes (MaxMemory 0: no limit).
 	UsedMemory, MaxMemory int64
@@ -128,6 +131,7 @@ func Observe(pods []Pod, replies map[string]Reply) (*Observed, error) {
 		}
 		o.Nodes[self.ID] = &Node{ID: self.ID, Pod: p, Self: self, View: view, Keys: r.Keys,
 			MasterLinkUp: infoField(r.Replication, "master_link_status") == "up",
+			StateOK:      infoField(r.ClusterInfo, "cluster_state") == "ok",
 			UsedMemory:   infoInt(r.Memory, "used_memory"), MaxMemory: infoInt(r.Memory, "maxmemory")}
 		o.ByPod[p.Name] = self.ID
 	}
