@@ -96,12 +96,12 @@ func (ob *Observer) askForeign(ctx context.Context, pods []topology.Pod, a *Adop
 	})
 }
 
-// askAt asks each pod at addr(pod), eight at a time, after checking that
-// it takes exactly password.
+// askAt asks each pod at addr(pod), askersInFlight at a time, after
+// checking that it takes exactly password.
 func (ob *Observer) askAt(ctx context.Context, pods []topology.Pod, password string, addr func(topology.Pod) string) map[string]topology.Reply {
 	replies := make([]topology.Reply, len(pods))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
+	g.SetLimit(askersInFlight)
 	for i, p := range pods {
 		g.Go(func() error {
 			if err := ob.checkPassword(gctx, addr(p), password); err != nil {
