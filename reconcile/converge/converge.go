@@ -178,15 +178,8 @@ func waitHealthy(ctx context.Context, ex *Executor, o *topology.Observed, timeou
 				})
 			}
 			_ = g.Wait() // each node's error is in its health
-			for i, h := range health {
-				if h.err != nil || !h.ok {
-					return false, h.err
-				}
-				if chunk[0]+i == 0 {
-					sig = h.sig
-				} else if h.sig != sig {
-					return false, nil
-				}
+			if ok, err := agree(health, chunk[0], &sig); !ok {
+				return false, err
 			}
 		}
 		return true, nil
@@ -201,20 +194,41 @@ func settledIn(o *topology.Observed) bool {
 	sig := ""
 	for i, id := range o.NodeIDs() {
 		n := o.Nodes[id]
-		if !n.StateOK || (n.Self.Has("slave") && !n.MasterLinkUp) {
-			return false
+		h := nodeHealth{ok: nodeSettled(n.StateOK, n.Self.Has("slave"), n.MasterLinkUp)}
+		if h.ok {
+			h.sig, h.err = signatureOf(n.View, o)
 		}
-		s, err := signatureOf(n.View, o)
-		if err != nil {
-			return false
-		}
-		if i == 0 {
-			sig = s
-		} else if s != sig {
+		if ok, _ := agree([]nodeHealth{h}, i, &sig); !ok {
 			return false
 		}
 	}
 	return true
+}
+
+// agree is waitHealthy's verdict on the nodes from index start on: each
+// settled, and each with the view of the node at index 0, whose signature
+// *sig holds once that node is read. At the first that is not, false,
+// with the error that kept it from being read.
+func agree(health []nodeHealth, start int, sig *string) (bool, error) {
+	for i, h := range health {
+		if h.err != nil || !h.ok {
+			return false, h.err
+		}
+		if start+i == 0 {
+			*sig = h.sig
+		} else if h.sig != *sig {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// nodeSettled: the node says cluster_state:ok and, if a replica, its link
+// to its master is up. A replica that has not finished its first sync
+// cannot take over if its master dies (its data would be too old), so a
+// cluster is settled only once every replica is linked.
+func nodeSettled(stateOK, replica, linkUp bool) bool {
+	return stateOK && (!replica || linkUp)
 }
 
 // healthChunks are the index ranges [start, end) of n nodes that
@@ -252,13 +266,8 @@ func (e *Executor) health(ctx context.Context, o *topology.Observed, n *topology
 		if !ok {
 			return fmt.Errorf("CLUSTER NODES: unexpected reply %T", replies[2].Val)
 		}
-		h.ok = strings.Contains(info, "cluster_state:ok")
-		// A replica that has not finished its first sync cannot take over
-		// if its master dies (its data would be too old), so a cluster is
-		// settled only once every replica is linked.
-		if strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up") {
-			h.ok = false
-		}
+		h.ok = nodeSettled(strings.Contains(info, "cluster_state:ok"),
+			strings.Contains(repl, "role:slave"), strings.Contains(repl, "master_link_status:up"))
 		h.sig, err = signature(text, o)
 		return err
 	})
